@@ -1,0 +1,257 @@
+//! From a loaded [`Config`] to a serving [`Sever`]: load the plugins, create one backend
+//! instance per configured backend (the plugin validates its settings), open the audit
+//! log. Every problem is reported as a config error line; nothing half-built is returned.
+
+use crate::audit::AuditLog;
+use crate::auth::Authenticator;
+use crate::config::{Config, ConfigError, ConfigErrors, PluginSourceKind};
+use crate::dispatch::{Backend, BackendParams, Upstream};
+use crate::host::{self, InstanceError, Plugin};
+use crate::metrics::Metrics;
+use sever_plugin_sdk::abi::ABI_VERSION;
+use sever_plugin_sdk::BackendSpec;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Plugins loaded from a config's `plugins` list.
+#[derive(Debug, Default)]
+pub struct LoadedPlugins {
+    pub plugins: Vec<Arc<Plugin>>,
+    /// Worth telling, not fatal (a `dir:` library built for another ABI).
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Loads every plugin the config lists; duplicate names are errors.
+pub fn load_plugins(config: &Config) -> Result<LoadedPlugins, ConfigErrors> {
+    let file = &config.source;
+    let mut errors = ConfigErrors::new();
+    let mut loaded = LoadedPlugins::default();
+    let mut origin: HashMap<String, String> = HashMap::new();
+    for source in &config.plugins {
+        let at = source.config_path();
+        let found = match &source.kind {
+            PluginSourceKind::File(path) => match host::load_file(path) {
+                Ok(p) => vec![p],
+                Err(e) => {
+                    errors.push(ConfigError::new(file, &at, e.to_string()));
+                    continue;
+                }
+            },
+            PluginSourceKind::Dir(dir) => match host::load_dir(dir) {
+                Ok(found) => {
+                    for w in found.warnings {
+                        loaded
+                            .warnings
+                            .push(ConfigError::new(file, &at, format!("skipped: {w}")));
+                    }
+                    for e in found.errors {
+                        errors.push(ConfigError::new(file, &at, e.to_string()));
+                    }
+                    found.plugins
+                }
+                Err(e) => {
+                    errors.push(ConfigError::new(file, &at, e.to_string()));
+                    continue;
+                }
+            },
+        };
+        for plugin in found {
+            let name = plugin.name().to_owned();
+            if let Some(first) = origin.get(&name) {
+                errors.push(ConfigError::new(
+                    file,
+                    &at,
+                    format!(
+                        "two plugins are named '{name}': {} and {first}",
+                        plugin.path().display()
+                    ),
+                ));
+                continue;
+            }
+            origin.insert(name, plugin.path().display().to_string());
+            loaded.plugins.push(plugin);
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Creates one backend per configured backend, each validated by its plugin.
+pub fn build_backends(
+    config: &Config,
+    plugins: &[Arc<Plugin>],
+    metrics: &Metrics,
+) -> Result<Vec<Arc<Backend>>, ConfigErrors> {
+    let file = &config.source;
+    let mut errors = ConfigErrors::new();
+    let mut backends = Vec::with_capacity(config.backends.len());
+    for b in &config.backends {
+        let at = format!("backends.{}", b.name);
+        let Some(plugin) = plugins.iter().find(|p| p.name() == b.plugin) else {
+            let names: Vec<&str> = plugins.iter().map(|p| p.name()).collect();
+            errors.push(ConfigError::new(
+                file,
+                format!("{at}.plugin"),
+                format!(
+                    "no loaded plugin is named '{}' (loaded: {})",
+                    b.plugin,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+            continue;
+        };
+        let spec = BackendSpec {
+            name: b.name.clone(),
+            url: b.url.clone(),
+            settings: b.settings.clone(),
+        };
+        match plugin.instantiate(&spec) {
+            Ok(instance) => {
+                let secrets = secret_values(plugin, &b.settings);
+                let params = BackendParams {
+                    name: b.name.clone(),
+                    url: b.url.clone(),
+                    tags: b.tags.clone(),
+                    timeout: b.timeout,
+                    retries: b.retries,
+                    max_concurrency: b.max_concurrency,
+                    secrets,
+                };
+                metrics
+                    .circuit_state
+                    .with_label_values(&[b.name.as_str()])
+                    .set(0);
+                backends.push(Arc::new(Backend::new(params, instance, metrics)));
+            }
+            Err(InstanceError::Settings(list)) => {
+                for e in list {
+                    let path = if e.key.is_empty() {
+                        format!("{at}.settings")
+                    } else {
+                        format!("{at}.settings.{}", e.key)
+                    };
+                    errors.push(ConfigError::new(file, path, e.message));
+                }
+            }
+            Err(InstanceError::Fault(f)) => {
+                errors.push(ConfigError::new(file, &at, f.to_string()));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(backends)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The values of a backend's settings its plugin marks secret, for redaction.
+fn secret_values(
+    plugin: &Plugin,
+    settings: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    plugin
+        .info()
+        .secret_keys()
+        .filter_map(|k| settings.get(k))
+        .filter_map(|v| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Everything a running Sever needs, built from one config.
+#[derive(Debug)]
+pub struct Sever {
+    pub config: Config,
+    pub(crate) auth: Authenticator,
+    pub(crate) plugins: Vec<Arc<Plugin>>,
+    pub(crate) backends: Vec<Arc<Backend>>,
+    pub(crate) by_name: HashMap<String, usize>,
+    pub(crate) metrics: Metrics,
+    pub(crate) audit: Option<AuditLog>,
+    pub(crate) upstream: Arc<dyn Upstream>,
+    pub(crate) ready: AtomicBool,
+    /// Non-fatal problems found while building (shown by `sever check`, logged by serve).
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Sever {
+    /// Loads plugins, creates backends and opens the audit log.
+    pub fn build(config: Config, upstream: Arc<dyn Upstream>) -> Result<Sever, ConfigErrors> {
+        let metrics = Metrics::new();
+        let loaded = load_plugins(&config)?;
+        let backends = build_backends(&config, &loaded.plugins, &metrics)?;
+        let audit = match &config.audit {
+            Some(a) => Some(AuditLog::open(&a.path).map_err(|e| {
+                let mut errors = ConfigErrors::new();
+                errors.push(ConfigError::new(
+                    &config.source,
+                    "audit.path",
+                    e.to_string(),
+                ));
+                errors
+            })?),
+            None => None,
+        };
+        for p in &loaded.plugins {
+            metrics
+                .plugin_info
+                .with_label_values(&[p.name(), &p.info().version, &ABI_VERSION.to_string()])
+                .set(1);
+        }
+        let by_name = backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.clone(), i))
+            .collect();
+        Ok(Sever {
+            auth: Authenticator::new(config.auth.as_ref()),
+            plugins: loaded.plugins,
+            backends,
+            by_name,
+            metrics,
+            audit,
+            upstream,
+            ready: AtomicBool::new(false),
+            warnings: loaded.warnings,
+            config,
+        })
+    }
+
+    /// The loaded plugins.
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        &self.plugins
+    }
+
+    /// The configured backends, in config order.
+    pub fn backends(&self) -> &[Arc<Backend>] {
+        &self.backends
+    }
+
+    /// One backend by name.
+    pub fn backend(&self, name: &str) -> Option<&Arc<Backend>> {
+        self.by_name.get(name).map(|i| &self.backends[*i])
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Marks the server ready (`/readyz` answers 200 from then on).
+    pub fn set_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+    }
+}

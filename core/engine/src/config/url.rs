@@ -1,0 +1,121 @@
+//! Vendor base URLs and other small value rules shared by several sections.
+//!
+//! Messages never quote the value: a URL may carry credentials.
+
+/// Checks a base URL (`http` or `https`, a host, an optional port and base path; no
+/// query, fragment or user info) and returns it without trailing `/`.
+pub(super) fn base_url(text: &str) -> Result<String, &'static str> {
+    if text.is_empty() {
+        return Err("must not be empty");
+    }
+    if text.contains('#') {
+        return Err("must not have a fragment (`#…`)");
+    }
+    if text.contains('?') {
+        return Err("must not have a query (`?…`): put parameters in settings");
+    }
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| "not a valid URL (expected http(s)://host[:port][/base/path])")?;
+    match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
+        Some(_) => return Err("scheme must be http or https"),
+        None => return Err("must start with http:// or https://"),
+    }
+    let Some(authority) = uri.authority() else {
+        return Err("must have a host");
+    };
+    if authority.as_str().contains('@') {
+        return Err("must not contain user information (`user@`): put credentials in settings");
+    }
+    if authority.host().is_empty() {
+        return Err("must have a host");
+    }
+    if authority.port().is_some() && !matches!(authority.port_u16(), Some(1..)) {
+        return Err("invalid port (expected 1 to 65535)");
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// A backend name or tag: `[a-z0-9][a-z0-9_-]{0,62}`.
+pub(super) fn is_name(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    matches!(bytes.first(), Some(b'a'..=b'z' | b'0'..=b'9'))
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+/// What [`is_name`] accepts, in words.
+pub(super) const NAME_RULE: &str =
+    "use 1 to 63 characters from a-z, 0-9, `_` and `-`, starting with a letter or digit";
+
+/// A caller's display name or a certificate subject: non-empty, printable.
+pub(super) fn is_label(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 256 && !text.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_lose_their_trailing_slashes() {
+        assert_eq!(
+            base_url("http://127.0.0.1:18001"),
+            Ok("http://127.0.0.1:18001".into())
+        );
+        assert_eq!(
+            base_url("https://api.example.org/"),
+            Ok("https://api.example.org".into())
+        );
+        assert_eq!(
+            base_url("https://h/base/v1//"),
+            Ok("https://h/base/v1".into())
+        );
+        assert_eq!(
+            base_url("http://[::1]:8080/x"),
+            Ok("http://[::1]:8080/x".into())
+        );
+    }
+
+    #[test]
+    fn bad_base_urls_are_refused() {
+        for (url, why) in [
+            ("", "must not be empty"),
+            ("ftp://h", "scheme must be http or https"),
+            ("h:80", "must start with http:// or https://"),
+            ("/path", "must start with http:// or https://"),
+            (
+                "http://h/x?a=1",
+                "must not have a query (`?…`): put parameters in settings",
+            ),
+            ("http://h/x#top", "must not have a fragment (`#…`)"),
+            (
+                "http://u:pw@h/",
+                "must not contain user information (`user@`): put credentials in settings",
+            ),
+            ("http://h:0", "invalid port (expected 1 to 65535)"),
+            ("http://h:70000", "invalid port (expected 1 to 65535)"),
+            (
+                "http://h x",
+                "not a valid URL (expected http(s)://host[:port][/base/path])",
+            ),
+        ] {
+            assert_eq!(base_url(url), Err(why), "{url}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_backend_name_rule() {
+        assert!(is_name("mqtt-eu"));
+        assert!(is_name("0_a"));
+        assert!(is_name(&"a".repeat(63)));
+        assert!(!is_name(&"a".repeat(64)));
+        assert!(!is_name(""));
+        assert!(!is_name("-a"));
+        assert!(!is_name("Mqtt"));
+        assert!(!is_name("a.b"));
+    }
+}

@@ -1,0 +1,184 @@
+//! The pingora application serving the canonical API.
+
+use async_trait::async_trait;
+use http::Response;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use sever_engine::api::{self, Route};
+use sever_engine::problem::{Answer, ApiProblem};
+use sever_engine::Sever;
+use sever_plugin_sdk::ProblemCode;
+use std::sync::Arc;
+
+/// Serves the canonical API (or, on `metrics_listen`, only `/metrics`).
+#[derive(Debug)]
+pub(crate) struct ApiApp {
+    sever: Arc<Sever>,
+    metrics_only: bool,
+}
+
+impl ApiApp {
+    /// The main listener's app.
+    pub(crate) fn new(sever: Arc<Sever>) -> Self {
+        ApiApp {
+            sever,
+            metrics_only: false,
+        }
+    }
+
+    /// The `metrics_listen` app: `/metrics` only.
+    pub(crate) fn metrics_only(sever: Arc<Sever>) -> Self {
+        ApiApp {
+            sever,
+            metrics_only: true,
+        }
+    }
+}
+
+/// A caller-supplied `X-Request-Id` is kept when it is 1–128 characters of
+/// `[A-Za-z0-9._:-]`; otherwise a fresh UUID is used.
+fn request_id(session: &ServerSession) -> String {
+    let given = session.get_header_bytes("x-request-id");
+    let valid = !given.is_empty()
+        && given.len() <= 128
+        && given
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if valid {
+        String::from_utf8_lossy(given).into_owned()
+    } else {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+enum Body {
+    Complete(Vec<u8>),
+    TooLarge,
+    Broken(String),
+}
+
+/// Reads the body, refusing it as soon as it passes `limit` bytes (not after).
+async fn read_body(session: &mut ServerSession, limit: usize) -> Body {
+    // A declared length over the limit is refused before reading a byte.
+    let declared = std::str::from_utf8(session.get_header_bytes("content-length"))
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Body::TooLarge;
+    }
+    let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Body::TooLarge;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Body::Complete(body),
+            Err(e) => return Body::Broken(e.to_string()),
+        }
+    }
+}
+
+impl ApiApp {
+    async fn answer(&self, session: &mut ServerSession, request_id: &str) -> Answer {
+        let sever = &self.sever;
+        let (method, path) = {
+            let head = session.req_header();
+            (head.method.as_str().to_owned(), head.uri.path().to_owned())
+        };
+        let route = match api::route(&method, &path) {
+            Ok(Route::Metrics) => Route::Metrics,
+            Ok(_) | Err(_) if self.metrics_only => {
+                return Answer::problem(&api::RouteError::NotFound.problem(), request_id)
+            }
+            Ok(r) => r,
+            Err(e) => {
+                let mut answer = Answer::problem(&e.problem(), request_id);
+                if let api::RouteError::MethodNotAllowed { allow } = e {
+                    answer = answer.with_header("allow", allow.to_owned());
+                }
+                return answer;
+            }
+        };
+        let caller = if route.needs_token() {
+            match sever.authenticate(session.get_header("authorization").map(|v| v.as_bytes())) {
+                Ok(c) => Some(c),
+                Err(p) => {
+                    if route == Route::Actions {
+                        sever.count_refusal(p.code);
+                    }
+                    return Answer::problem(&p, request_id);
+                }
+            }
+        } else {
+            None
+        };
+        match (route, caller) {
+            (Route::Healthz, _) => sever.healthz(),
+            (Route::Readyz, _) => sever.readyz(),
+            (Route::Metrics, _) => sever.metrics_answer(),
+            (Route::Backends, Some(_)) => sever.backends_answer(),
+            (Route::Plugins, Some(_)) => sever.plugins_answer(),
+            (Route::Actions, Some(caller)) => {
+                let content_type = session.get_header("content-type").map(|v| v.as_bytes());
+                if let Err(p) = api::check_content_type(content_type) {
+                    sever.count_refusal(p.code);
+                    session.set_keepalive(None);
+                    return Answer::problem(&p, request_id);
+                }
+                let limit = sever.config.server.max_body_bytes;
+                match read_body(session, limit).await {
+                    Body::Complete(body) => sever.act(&caller, &body, request_id).await,
+                    Body::TooLarge => {
+                        // The rest of the body is never read: close the connection.
+                        session.set_keepalive(None);
+                        let p = ApiProblem::new(
+                            ProblemCode::PayloadTooLarge,
+                            format!("the body is larger than {limit} bytes"),
+                        );
+                        sever.count_refusal(p.code);
+                        Answer::problem(&p, request_id)
+                    }
+                    Body::Broken(e) => {
+                        session.set_keepalive(None);
+                        let p = ApiProblem::new(
+                            ProblemCode::InvalidRequest,
+                            format!("the body could not be read: {e}"),
+                        );
+                        Answer::problem(&p, request_id)
+                    }
+                }
+            }
+            _ => Answer::problem(
+                &ApiProblem::new(ProblemCode::Internal, "route without caller"),
+                request_id,
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for ApiApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let request_id = request_id(session);
+        let is_head = session.req_header().method == http::Method::HEAD;
+        let answer = self.answer(session, &request_id).await;
+        let mut builder = Response::builder()
+            .status(answer.status)
+            .header("x-request-id", &request_id)
+            .header("content-length", answer.body.len())
+            .header("cache-control", "no-store");
+        for (name, value) in &answer.headers {
+            builder = builder.header(*name, value);
+        }
+        let body = if is_head { Vec::new() } else { answer.body };
+        builder.body(body).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot build the answer");
+            let mut r = Response::new(Vec::new());
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
+    }
+}

@@ -1,0 +1,248 @@
+//! `sever`: one endpoint to cut a client, connection, user session or binding on any
+//! configured backend.
+
+mod app;
+mod serve;
+mod upstream;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sever_engine::api::plugin_json;
+use sever_engine::app::{build_backends, load_plugins};
+use sever_engine::config::{self, ConfigErrors};
+use sever_engine::host;
+use sever_engine::metrics::Metrics;
+use sever_engine::Sever;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Sever: one canonical disconnect / terminate / unbind API in front of every backend.
+#[derive(Debug, Parser)]
+#[command(name = "sever", version, about, long_about = None)]
+struct Cli {
+    /// Log format on stderr (default: human on a terminal, JSON lines otherwise).
+    /// The level comes from RUST_LOG (default info).
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the proxy. SIGTERM drains (in-flight requests finish within
+    /// server.shutdown_grace_ms), SIGINT stops at once.
+    Serve {
+        /// Config file [default: $SEVER_CONFIG, then config/sever.yaml]
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Load the config and every plugin, validate every backend's settings with its
+    /// plugin, and print one line per problem (FILE:path.to.key: message).
+    /// Exit status: 0 valid, 1 invalid, 2 usage.
+    Check {
+        /// Config file [default: $SEVER_CONFIG, then config/sever.yaml]
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// List plugins (name, version, ABI, actions with target fields, settings keys),
+    /// from the config's plugins list or from the given .so files.
+    Plugins {
+        /// Config file whose plugins to list [default: $SEVER_CONFIG, then config/sever.yaml]
+        #[arg(long, short, conflicts_with = "files")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Plugin libraries to load directly.
+        files: Vec<PathBuf>,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Human => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn print_errors(errors: &ConfigErrors) {
+    for e in errors.iter() {
+        println!("{e}");
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve { config } => serve(config.unwrap_or_else(config::default_path)),
+        Command::Check { config } => check(config.unwrap_or_else(config::default_path)),
+        Command::Plugins {
+            config,
+            json,
+            files,
+        } => plugins(config, files, json),
+    }
+}
+
+fn serve(path: PathBuf) -> ExitCode {
+    let config = match config::load(&path) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if config.server.insecure_no_auth && config.auth.is_none() {
+        tracing::warn!(
+            "server.insecure_no_auth is true: ANY caller can disconnect ANY client on every \
+             backend. Use this for local trials only."
+        );
+    }
+    let sever = match Sever::build(config, serve::upstream()) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &sever.warnings {
+        tracing::warn!("{w}");
+    }
+    serve::run(sever)
+}
+
+fn check(path: PathBuf) -> ExitCode {
+    let config = match config::load(&path) {
+        Ok(c) => c,
+        Err(errors) => {
+            print_errors(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in config.warnings() {
+        println!("warning: {w}");
+    }
+    let loaded = match load_plugins(&config) {
+        Ok(l) => l,
+        Err(errors) => {
+            print_errors(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        println!("warning: {w}");
+    }
+    if let Err(errors) = build_backends(&config, &loaded.plugins, &Metrics::new()) {
+        print_errors(&errors);
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "{}: ok ({} plugins, {} backends)",
+        path.display(),
+        loaded.plugins.len(),
+        config.backends.len()
+    );
+    ExitCode::SUCCESS
+}
+
+fn plugins(config: Option<PathBuf>, files: Vec<PathBuf>, json: bool) -> ExitCode {
+    let plugins = if files.is_empty() {
+        let path = config.unwrap_or_else(config::default_path);
+        let loaded = config::load(&path).and_then(|c| load_plugins(&c));
+        match loaded {
+            Ok(l) => l.plugins,
+            Err(errors) => {
+                print_errors(&errors);
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let mut plugins = Vec::new();
+        let mut failed = false;
+        for f in &files {
+            match host::load_file(f) {
+                Ok(p) => plugins.push(p),
+                Err(e) => {
+                    println!("{e}");
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            return ExitCode::FAILURE;
+        }
+        plugins
+    };
+    if json {
+        let list: Vec<_> = plugins.iter().map(|p| plugin_json(p)).collect();
+        println!("{}", serde_json::json!({ "plugins": list }));
+        return ExitCode::SUCCESS;
+    }
+    for p in &plugins {
+        let info = p.info();
+        println!(
+            "{} {} (ABI {}) — {}",
+            info.name,
+            info.version,
+            p.abi_version(),
+            p.path().display()
+        );
+        if !info.description.is_empty() {
+            println!("  {}", info.description);
+        }
+        for a in &info.actions {
+            let sets: Vec<String> = a
+                .target_sets
+                .iter()
+                .map(|s| s.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(" + "))
+                .collect();
+            let mut line = format!("  action {}: target {}", a.action, sets.join(" | "));
+            if !a.optional_fields.is_empty() {
+                let opt: Vec<&str> = a.optional_fields.iter().map(|f| f.as_str()).collect();
+                line.push_str(&format!(" [optional: {}]", opt.join(", ")));
+            }
+            println!("{line}");
+        }
+        let settings: Vec<String> = info
+            .settings
+            .iter()
+            .map(|s| {
+                let mut k = s.key.clone();
+                if s.secret {
+                    k.push_str(" (secret)");
+                }
+                if !s.required {
+                    k.push_str(" (optional)");
+                }
+                k
+            })
+            .collect();
+        println!("  settings: {}", settings.join(", "));
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,218 @@
+//! The vendor HTTP client: pingora's pooled connector.
+//!
+//! Why pingora's `Connector` rather than hyper: it is already in the binary, shares the
+//! proxy's runtime, TLS stack (rustls) and connection pool design, and keeps one HTTP
+//! implementation in the process. It is low level (no redirects, no retries, per-session
+//! timeouts), which suits Sever: retries go back through the adapter, redirects are never
+//! followed (a vendor that redirects a destructive call is answered as `upstream_error`),
+//! and the whole call runs under one deadline here.
+
+use async_trait::async_trait;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+use sever_engine::dispatch::{TransportError, Upstream, UpstreamResponse};
+use sever_plugin_sdk::VendorRequest;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Largest vendor answer read; a larger one is an `upstream_error`.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+/// How long an idle pooled connection to a vendor is kept.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Sends adapters' requests over pooled HTTP/1.1 connections.
+pub(crate) struct PingoraUpstream {
+    connector: Connector,
+}
+
+impl std::fmt::Debug for PingoraUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PingoraUpstream")
+    }
+}
+
+impl PingoraUpstream {
+    /// A client with pingora's default pool.
+    pub(crate) fn new() -> Self {
+        PingoraUpstream {
+            connector: Connector::new(None),
+        }
+    }
+}
+
+impl Default for PingoraUpstream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Target {
+    tls: bool,
+    host: String,
+    port: u16,
+    path_and_query: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, TransportError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| TransportError::Invalid(format!("bad URL: {e}")))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(TransportError::Invalid("URL must be http or https".into())),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| TransportError::Invalid("URL has no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    Ok(Target {
+        tls,
+        host,
+        port,
+        path_and_query,
+    })
+}
+
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TransportError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let mut addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| TransportError::Connect(format!("cannot resolve {host}: {e}")))?;
+    addrs
+        .next()
+        .ok_or_else(|| TransportError::Connect(format!("{host} has no address")))
+}
+
+fn header(request: &VendorRequest, target: &Target) -> Result<RequestHeader, TransportError> {
+    let invalid = |e: pingora::BError| TransportError::Invalid(e.to_string());
+    let mut header = RequestHeader::build(
+        request.method.as_str(),
+        target.path_and_query.as_bytes(),
+        Some(request.headers.len() + 3),
+    )
+    .map_err(invalid)?;
+    let default_port = if target.tls { 443 } else { 80 };
+    let host = if target.port == default_port {
+        target.host.clone()
+    } else if target.host.contains(':') {
+        format!("[{}]:{}", target.host, target.port)
+    } else {
+        format!("{}:{}", target.host, target.port)
+    };
+    header.insert_header("host", host).map_err(invalid)?;
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        header
+            .append_header(name.clone(), value.as_str())
+            .map_err(invalid)?;
+    }
+    header
+        .insert_header("content-length", request.body.len().to_string())
+        .map_err(invalid)?;
+    Ok(header)
+}
+
+impl PingoraUpstream {
+    async fn exchange(
+        &self,
+        request: &VendorRequest,
+        target: &Target,
+        timeout: Duration,
+    ) -> Result<UpstreamResponse, TransportError> {
+        let addr = resolve(&target.host, target.port).await?;
+        let mut peer = HttpPeer::new(addr, target.tls, target.host.clone());
+        peer.options.connection_timeout = Some(timeout);
+        peer.options.total_connection_timeout = Some(timeout);
+        let header = header(request, target)?;
+        let (mut session, _reused) = self
+            .connector
+            .get_http_session(&peer)
+            .await
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        let broken = |e: pingora::BError| TransportError::Protocol(e.to_string());
+        session
+            .write_request_header(Box::new(header))
+            .await
+            .map_err(broken)?;
+        if !request.body.is_empty() {
+            session
+                .write_request_body(bytes::Bytes::copy_from_slice(request.body.as_bytes()), true)
+                .await
+                .map_err(broken)?;
+        }
+        session.finish_request_body().await.map_err(broken)?;
+        session.read_response_header().await.map_err(broken)?;
+        let (status, headers) = {
+            let head = session
+                .response_header()
+                .ok_or_else(|| TransportError::Protocol("no response header".into()))?;
+            let headers = head
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect::<Vec<_>>();
+            (head.status.as_u16(), headers)
+        };
+        let mut body = Vec::new();
+        while let Some(chunk) = session.read_response_body().await.map_err(broken)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(TransportError::Protocol(format!(
+                    "answer larger than {MAX_RESPONSE_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        self.connector
+            .release_http_session(session, &peer, Some(POOL_IDLE))
+            .await;
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+#[async_trait]
+impl Upstream for PingoraUpstream {
+    async fn send(
+        &self,
+        request: &VendorRequest,
+        timeout: Duration,
+    ) -> Result<UpstreamResponse, TransportError> {
+        let target = parse_url(&request.url)?;
+        match tokio::time::timeout(timeout, self.exchange(request, &target, timeout)).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::Timeout(timeout)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn urls_split_into_peer_and_path() {
+        let t = parse_url("http://127.0.0.1:8080/a/b%2Fc?x=1").unwrap();
+        assert!(!t.tls);
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 8080));
+        assert_eq!(t.path_and_query, "/a/b%2Fc?x=1");
+        let t = parse_url("https://[::1]/").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.tls), ("::1", 443, true));
+        assert!(parse_url("ftp://h/").is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! # `cedalo` — Cedalo Pro Mosquitto / Management Center adapter
+//!
+//! **Action.** `disconnect` by `client_id`:
+//! `PUT {url}/api/projects/{project_id}/brokers/{broker_id}/clients/{client_id}/disconnect`
+//! with `Authorization: Bearer {token}`, `Content-Type: application/json` and the body
+//! `{"clientId": "<client_id>"}`. Every path segment is percent-encoded.
+//!
+//! **Settings.** `project_id`, `broker_id`, `token` (secret: a Management Center
+//! application token).
+//!
+//! **Answers.** Errors have the vendor's shape `{message, code, status, info?}`:
+//!
+//! | vendor | canonical |
+//! |---|---|
+//! | 200 `{}` | `done` |
+//! | 401 / 403 | 502 `upstream_unauthorized` |
+//! | 404 (`NOT_FOUND`: project, broker or client unknown) | 404 `target_not_found` |
+//! | 429 | 429 `rate_limited` (with `Retry-After`) |
+//! | 405, other 4xx | 502 `upstream_rejected` |
+//! | 5xx | 502 `upstream_error` (retryable: the call is idempotent) |
+//! | anything unreadable | 502 `upstream_error` |
+//!
+//! **Assumed** (the vendor's documents are silent): the `{client}` path segment and the
+//! body's `clientId` both carry the MQTT client id; a client that is not connected answers
+//! 404. A disconnect does not block reconnection: the client may come straight back.
+//! The call is treated as idempotent (disconnecting twice leaves the client disconnected).
+
+use serde_json::{json, Value};
+use sever_plugin_sdk::prelude::*;
+
+/// One Cedalo backend.
+#[derive(Debug)]
+pub struct Cedalo {
+    url: String,
+    project_id: String,
+    broker_id: String,
+    token: String,
+}
+
+/// A disconnect in progress: the client id, kept to plan a retry.
+#[derive(Debug)]
+pub struct Flow {
+    client_id: String,
+}
+
+impl Cedalo {
+    fn disconnect_request(&self, client_id: &str) -> VendorRequest {
+        let url = encode::url_with_segments(
+            &self.url,
+            &[
+                "api",
+                "projects",
+                &self.project_id,
+                "brokers",
+                &self.broker_id,
+                "clients",
+                client_id,
+                "disconnect",
+            ],
+        );
+        VendorRequest::new("PUT", url)
+            .header("authorization", format!("Bearer {}", self.token))
+            .json(&json!({ "clientId": client_id }))
+            .idempotent(true)
+            .purpose("disconnect")
+    }
+
+    fn answer(&self, client_id: &str, response: &VendorResponse<'_>) -> Step {
+        if response.status == 200 {
+            // The documented success body is `{}`; anything that is not JSON means we are
+            // not talking to a Management Center.
+            return match response.json() {
+                Some(Value::Object(_)) => Step::Done(Success {
+                    outcome: Outcome::Done,
+                    vendor: vendor::vendor_map(response),
+                }),
+                _ => Step::Fail(vendor::problem(
+                    ProblemCode::UpstreamError,
+                    response,
+                    None,
+                    Some(&vendor::excerpt(response.body)),
+                    "cedalo answered 200 with a body that is not JSON".to_owned(),
+                )),
+            };
+        }
+        let body = response.json();
+        let field = |name: &str| {
+            body.as_ref()
+                .and_then(|b| b.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let vendor_code = field("code");
+        let message = field("message").unwrap_or_else(|| vendor::excerpt(response.body));
+        let code = vendor::code_for_status(response.status);
+        let detail = match code {
+            ProblemCode::TargetNotFound => format!(
+                "cedalo: client '{client_id}' not found (project '{}', broker '{}'): {message}",
+                self.project_id, self.broker_id
+            ),
+            ProblemCode::UpstreamUnauthorized => {
+                format!("cedalo refused the application token: {message}")
+            }
+            _ => format!("cedalo answered {}: {message}", response.status),
+        };
+        let message = (!message.is_empty()).then_some(message);
+        Step::Fail(vendor::problem(
+            code,
+            response,
+            vendor_code.as_deref(),
+            message.as_deref(),
+            detail,
+        ))
+    }
+}
+
+impl Adapter for Cedalo {
+    const NAME: &'static str = "cedalo";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    type Flow = Flow;
+
+    fn info() -> PluginInfo {
+        let setting = |key: &str, secret: bool, description: &str| SettingSpec {
+            key: key.to_owned(),
+            secret,
+            required: true,
+            description: description.to_owned(),
+        };
+        PluginInfo {
+            name: String::new(),
+            version: String::new(),
+            description: "Cedalo Pro Mosquitto Management Center (REST API, Clients Control)"
+                .to_owned(),
+            actions: vec![ActionSpec {
+                action: Action::Disconnect,
+                target_sets: vec![vec![TargetField::ClientId]],
+                optional_fields: Vec::new(),
+                description: "PUT …/clients/{client_id}/disconnect: ends the client's session; \
+                              it may reconnect"
+                    .to_owned(),
+            }],
+            settings: vec![
+                setting("project_id", false, "Management Center project id"),
+                setting("broker_id", false, "broker id within the project"),
+                setting("token", true, "application token (sent as a bearer token)"),
+            ],
+        }
+    }
+
+    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
+        let specs = Self::info().settings;
+        let mut settings = Settings::new(&specs, &backend.settings);
+        let project_id = settings.string("project_id");
+        let broker_id = settings.string("broker_id");
+        let token = settings.string("token");
+        if token.contains(char::is_whitespace) {
+            settings.error("token", "must not contain whitespace");
+        }
+        settings.finish()?;
+        Ok(Cedalo {
+            url: backend.url,
+            project_id,
+            broker_id,
+            token,
+        })
+    }
+
+    fn start(&self, request: &Request, _env: &Env) -> (Flow, Step) {
+        let client_id = request.target.field(TargetField::ClientId).to_owned();
+        let step = Step::Send(self.disconnect_request(&client_id));
+        (Flow { client_id }, step)
+    }
+
+    fn resume(&self, flow: &mut Flow, input: Input<'_>, _env: &Env) -> Step {
+        match input {
+            Input::Response(response) => self.answer(&flow.client_id, &response),
+            Input::Retry { .. } => Step::Send(self.disconnect_request(&flow.client_id)),
+        }
+    }
+}
+
+export_plugin!(Cedalo);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const ENV: Env = Env {
+        unix_ms: 1_700_000_000_000,
+        random: [7; 32],
+    };
+
+    fn backend() -> Cedalo {
+        Cedalo::new(BackendSpec {
+            name: "mqtt-eu".into(),
+            url: "http://mc.local:8088/base".into(),
+            settings: json!({"project_id": "p 1", "broker_id": "b/1", "token": "tok"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        })
+        .unwrap()
+    }
+
+    fn request(client_id: &str) -> Request {
+        Request {
+            request_id: "r1".into(),
+            action: Action::Disconnect,
+            target: Target {
+                client_id: Some(client_id.into()),
+                ..Target::default()
+            },
+            reason: None,
+        }
+    }
+
+    fn respond(status: u16, body: &str) -> Step {
+        let cedalo = backend();
+        let (mut flow, _) = cedalo.start(&request("c"), &ENV);
+        let response = VendorResponse {
+            status,
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        cedalo.resume(&mut flow, Input::Response(response), &ENV)
+    }
+
+    #[test]
+    fn disconnect_is_a_put_with_encoded_segments_bearer_token_and_client_id_body() {
+        let (_, step) = backend().start(&request("a/b c#é"), &ENV);
+        let Step::Send(r) = step else {
+            panic!("expected a request, got {step:?}")
+        };
+        assert_eq!(r.method, "PUT");
+        assert_eq!(
+            r.url,
+            "http://mc.local:8088/base/api/projects/p%201/brokers/b%2F1/clients/a%2Fb%20c%23%C3%A9/disconnect"
+        );
+        assert!(r
+            .headers
+            .contains(&("authorization".into(), "Bearer tok".into())));
+        assert!(r
+            .headers
+            .contains(&("content-type".into(), "application/json".into())));
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.body).unwrap(),
+            json!({"clientId": "a/b c#é"})
+        );
+        assert!(r.idempotent);
+    }
+
+    #[test]
+    fn vendor_200_is_done() {
+        let Step::Done(s) = respond(200, "{}") else {
+            panic!()
+        };
+        assert_eq!(s.outcome, Outcome::Done);
+        assert_eq!(s.vendor["status"], 200);
+    }
+
+    #[test]
+    fn vendor_404_is_target_not_found_with_the_vendor_message() {
+        let Step::Fail(p) = respond(
+            404,
+            r#"{"message":"Client not found","code":"NOT_FOUND","status":404}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(p.code, ProblemCode::TargetNotFound);
+        let vendor = p.vendor.unwrap();
+        assert_eq!(vendor["code"], "NOT_FOUND");
+        assert_eq!(vendor["message"], "Client not found");
+        assert!(p.detail.contains("Client not found"));
+    }
+
+    #[test]
+    fn vendor_statuses_map_per_the_vendors_table() {
+        let cases = [
+            (401, ProblemCode::UpstreamUnauthorized),
+            (403, ProblemCode::UpstreamUnauthorized),
+            (405, ProblemCode::UpstreamRejected),
+            (400, ProblemCode::UpstreamRejected),
+            (429, ProblemCode::RateLimited),
+            (500, ProblemCode::UpstreamError),
+            (502, ProblemCode::UpstreamError),
+        ];
+        for (status, code) in cases {
+            let Step::Fail(p) = respond(status, r#"{"message":"m","code":"X","status":1}"#) else {
+                panic!("{status}")
+            };
+            assert_eq!(p.code, code, "status {status}");
+        }
+    }
+
+    #[test]
+    fn garbage_answers_are_upstream_errors() {
+        let Step::Fail(p) = respond(200, "<html>proxy</html>") else {
+            panic!()
+        };
+        assert_eq!(p.code, ProblemCode::UpstreamError);
+        let Step::Fail(p) = respond(500, "\u{0}\u{1}garbage") else {
+            panic!()
+        };
+        assert_eq!(p.code, ProblemCode::UpstreamError);
+    }
+
+    #[test]
+    fn retry_plans_the_same_call_again() {
+        let cedalo = backend();
+        let (mut flow, first) = cedalo.start(&request("c"), &ENV);
+        let again = cedalo.resume(&mut flow, Input::Retry { attempt: 1 }, &ENV);
+        assert_eq!(first, again);
+    }
+
+    #[test]
+    fn settings_are_validated_with_every_problem_named_and_no_secret_echoed() {
+        let errors = Cedalo::new(BackendSpec {
+            name: "x".into(),
+            url: "http://h".into(),
+            settings: json!({"project_id": "", "token": "has space", "tokn": "s3cret"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        })
+        .unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["tokn", "project_id", "broker_id", "token"]);
+        assert!(errors
+            .iter()
+            .all(|e| !e.message.contains("s3cret") && !e.message.contains("has space")));
+    }
+}

@@ -1,0 +1,311 @@
+//! The plugin side of the ABI: generic `extern "C"` functions that wrap an [`Adapter`],
+//! and the [`export_plugin!`](crate::export_plugin) macro that publishes them.
+//!
+//! Every function here catches panics and turns them into [`Status::Panic`]: unwinding
+//! across `extern "C"` would abort the host.
+
+#![allow(unsafe_code)]
+
+use crate::abi::{Buf, Bytes, RawEnv, RawHeader, RawInput, Status, INPUT_RESPONSE, INPUT_RETRY};
+use crate::adapter::Adapter;
+use crate::model::{BackendSpec, Env, Input, Request, SettingError, VendorResponse};
+use std::any::Any;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Text of a caught panic payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// Runs `f`, turning a panic into [`Status::Panic`] with its message in `out`.
+///
+/// # Safety
+/// `out` must be null or valid for writes of a `Buf`.
+unsafe fn guarded(out: *mut Buf, f: impl FnOnce() -> (Status, Vec<u8>)) -> Status {
+    let (status, bytes) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => (Status::Panic, panic_message(payload.as_ref()).into_bytes()),
+    };
+    if !out.is_null() {
+        // SAFETY: caller guarantees `out` is valid for writes.
+        unsafe { out.write(Buf::from_vec(bytes)) };
+    }
+    status
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> (Status, Vec<u8>) {
+    match serde_json::to_vec(value) {
+        Ok(v) => (Status::Ok, v),
+        Err(e) => (Status::Error, format!("cannot encode: {e}").into_bytes()),
+    }
+}
+
+fn env_from(raw: *const RawEnv) -> Env {
+    if raw.is_null() {
+        return Env {
+            unix_ms: 0,
+            random: [0; 32],
+        };
+    }
+    // SAFETY: the host passes a valid pointer for the call (checked non-null above).
+    let raw = unsafe { *raw };
+    Env {
+        unix_ms: raw.unix_ms,
+        random: raw.random,
+    }
+}
+
+/// `metadata` for adapter `A`.
+///
+/// # Safety
+/// `out` must be valid for writes.
+pub unsafe extern "C" fn metadata<A: Adapter>(out: *mut Buf) -> Status {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        guarded(out, || {
+            let mut info = A::info();
+            A::NAME.clone_into(&mut info.name);
+            A::VERSION.clone_into(&mut info.version);
+            to_json(&info)
+        })
+    }
+}
+
+/// `instance_new` for adapter `A`.
+///
+/// # Safety
+/// `spec` must be readable; `out_instance` and `out_error` valid for writes.
+pub unsafe extern "C" fn instance_new<A: Adapter>(
+    spec: Bytes,
+    out_instance: *mut *mut c_void,
+    out_error: *mut Buf,
+) -> Status {
+    let run = || {
+        // SAFETY: the host keeps `spec` alive for the call.
+        let spec = unsafe { spec.as_slice() };
+        let spec: BackendSpec = match serde_json::from_slice(spec) {
+            Ok(s) => s,
+            Err(e) => {
+                let errors = vec![SettingError::new("", format!("unreadable settings: {e}"))];
+                return (
+                    Status::Error,
+                    serde_json::to_vec(&errors).unwrap_or_default(),
+                );
+            }
+        };
+        match A::new(spec) {
+            Ok(instance) => {
+                let ptr = Box::into_raw(Box::new(instance)).cast::<c_void>();
+                // SAFETY: the host passes a valid out pointer.
+                unsafe { out_instance.write(ptr) };
+                (Status::Ok, Vec::new())
+            }
+            Err(errors) => (
+                Status::Error,
+                serde_json::to_vec(&errors).unwrap_or_default(),
+            ),
+        }
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { guarded(out_error, run) }
+}
+
+/// `instance_free` for adapter `A`.
+///
+/// # Safety
+/// `instance` must come from `instance_new::<A>` and not be used afterwards.
+pub unsafe extern "C" fn instance_free<A: Adapter>(instance: *mut c_void) -> Status {
+    if instance.is_null() {
+        return Status::Ok;
+    }
+    // SAFETY: instance came from Box::<A>::into_raw in instance_new.
+    let boxed = unsafe { Box::from_raw(instance.cast::<A>()) };
+    // SAFETY: null out pointer: nothing is written.
+    unsafe {
+        guarded(std::ptr::null_mut(), move || {
+            drop(boxed);
+            (Status::Ok, Vec::new())
+        })
+    }
+}
+
+/// `flow_start` for adapter `A`.
+///
+/// # Safety
+/// `instance` must be a live instance of `A`; `request` and `env` readable for the call;
+/// `out_flow` and `out_step` valid for writes.
+pub unsafe extern "C" fn flow_start<A: Adapter>(
+    instance: *const c_void,
+    request: Bytes,
+    env: *const RawEnv,
+    out_flow: *mut *mut c_void,
+    out_step: *mut Buf,
+) -> Status {
+    let run = || {
+        // SAFETY: instance is a live A (caller contract); shared access only.
+        let adapter = unsafe { &*instance.cast::<A>() };
+        // SAFETY: the host keeps `request` alive for the call.
+        let request: Request = match serde_json::from_slice(unsafe { request.as_slice() }) {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    Status::Error,
+                    format!("unreadable request: {e}").into_bytes(),
+                )
+            }
+        };
+        let (flow, step) = adapter.start(&request, &env_from(env));
+        let ptr = Box::into_raw(Box::new(flow)).cast::<c_void>();
+        // SAFETY: valid out pointer (caller contract).
+        unsafe { out_flow.write(ptr) };
+        to_json(&step)
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { guarded(out_step, run) }
+}
+
+/// `flow_resume` for adapter `A`.
+///
+/// # Safety
+/// `instance` must be a live instance of `A` and `flow` a live flow it started, not used
+/// concurrently; `input` (with every pointer in it) and `env` readable for the call;
+/// `out_step` valid for writes.
+pub unsafe extern "C" fn flow_resume<A: Adapter>(
+    instance: *const c_void,
+    flow: *mut c_void,
+    input: *const RawInput,
+    env: *const RawEnv,
+    out_step: *mut Buf,
+) -> Status {
+    let run = || {
+        // SAFETY: caller contract: live instance, exclusive flow, readable input.
+        let (adapter, flow, raw) = unsafe {
+            (
+                &*instance.cast::<A>(),
+                &mut *flow.cast::<A::Flow>(),
+                &*input,
+            )
+        };
+        let env = env_from(env);
+        match raw.kind {
+            INPUT_RESPONSE => {
+                let raw_headers: &[RawHeader] = if raw.headers_len == 0 {
+                    &[]
+                } else {
+                    // SAFETY: headers/headers_len describe a live array (caller contract).
+                    unsafe { std::slice::from_raw_parts(raw.headers, raw.headers_len) }
+                };
+                let headers: Vec<(&str, &[u8])> = raw_headers
+                    .iter()
+                    .filter_map(|h| {
+                        // SAFETY: each header's bytes are live for the call.
+                        let (name, value) = unsafe { (h.name.as_slice(), h.value.as_slice()) };
+                        std::str::from_utf8(name).ok().map(|n| (n, value))
+                    })
+                    .collect();
+                let response = VendorResponse {
+                    status: raw.status,
+                    headers: &headers,
+                    // SAFETY: body is live for the call.
+                    body: unsafe { raw.body.as_slice() },
+                };
+                to_json(&adapter.resume(flow, Input::Response(response), &env))
+            }
+            INPUT_RETRY => to_json(&adapter.resume(
+                flow,
+                Input::Retry {
+                    attempt: raw.attempt,
+                },
+                &env,
+            )),
+            other => (
+                Status::Error,
+                format!("unknown input kind {other}").into_bytes(),
+            ),
+        }
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { guarded(out_step, run) }
+}
+
+/// `flow_free` for adapter `A`.
+///
+/// # Safety
+/// `flow` must come from `flow_start::<A>` and not be used afterwards.
+pub unsafe extern "C" fn flow_free<A: Adapter>(flow: *mut c_void) -> Status {
+    if flow.is_null() {
+        return Status::Ok;
+    }
+    // SAFETY: flow came from Box::<A::Flow>::into_raw in flow_start.
+    let boxed = unsafe { Box::from_raw(flow.cast::<A::Flow>()) };
+    // SAFETY: null out pointer: nothing is written.
+    unsafe {
+        guarded(std::ptr::null_mut(), move || {
+            drop(boxed);
+            (Status::Ok, Vec::new())
+        })
+    }
+}
+
+/// `buf_free`: releases a buffer this library returned.
+///
+/// # Safety
+/// `buf` must come from this library and not be freed twice.
+pub unsafe extern "C" fn buf_free(buf: Buf) {
+    // Dropping a Vec<u8> cannot panic, but stay inside the rule: nothing unwinds out.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: caller contract.
+        drop(unsafe { buf.into_vec() });
+    }));
+}
+
+/// Publishes an [`Adapter`] as a Sever plugin: exports `sever_plugin_descriptor`.
+///
+/// ```ignore
+/// struct MyAdapter { /* … */ }
+/// impl sever_plugin_sdk::Adapter for MyAdapter { /* … */ }
+/// sever_plugin_sdk::export_plugin!(MyAdapter);
+/// ```
+///
+/// The crate must be a `cdylib` built with `panic = "unwind"` (the default).
+#[macro_export]
+macro_rules! export_plugin {
+    ($adapter:ty) => {
+        #[doc(hidden)]
+        static __SEVER_PLUGIN_DESCRIPTOR: $crate::abi::Descriptor = $crate::abi::Descriptor {
+            magic: $crate::abi::MAGIC,
+            abi_version: $crate::abi::ABI_VERSION,
+            size: $crate::abi::DESCRIPTOR_SIZE,
+            unwind: if cfg!(panic = "unwind") { 1 } else { 0 },
+            name: $crate::abi::Bytes {
+                ptr: <$adapter as $crate::Adapter>::NAME.as_ptr(),
+                len: <$adapter as $crate::Adapter>::NAME.len(),
+            },
+            version: $crate::abi::Bytes {
+                ptr: <$adapter as $crate::Adapter>::VERSION.as_ptr(),
+                len: <$adapter as $crate::Adapter>::VERSION.len(),
+            },
+            metadata: $crate::export::metadata::<$adapter>,
+            instance_new: $crate::export::instance_new::<$adapter>,
+            instance_free: $crate::export::instance_free::<$adapter>,
+            flow_start: $crate::export::flow_start::<$adapter>,
+            flow_resume: $crate::export::flow_resume::<$adapter>,
+            flow_free: $crate::export::flow_free::<$adapter>,
+            buf_free: $crate::export::buf_free,
+        };
+
+        /// The Sever plugin entry point.
+        #[allow(unsafe_code)]
+        #[no_mangle]
+        pub extern "C" fn sever_plugin_descriptor() -> *const $crate::abi::Descriptor {
+            &__SEVER_PLUGIN_DESCRIPTOR
+        }
+    };
+}

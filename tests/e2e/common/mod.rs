@@ -1,0 +1,171 @@
+//! What the end-to-end test files share: the standard config (one Cedalo backend,
+//! `mqtt-eu`, in front of a [`CedaloSim`]), the tokens, and assertions on what the simulator
+//! received. Every test starts its own simulator and its own `sever`, so tests run in
+//! parallel without sharing ports, files or counters.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+use sever_tests::harness::http::{self, Reply};
+use sever_tests::harness::Sever;
+use sever_tests::sim::{CedaloSim, RecordedCall, SimConfig};
+
+/// Bearer token of the `oncall` caller: every action on every backend.
+pub(crate) const ONCALL: &str = "oncall-token-4d1c9a";
+/// Bearer token of the `narrow` caller: `disconnect` on `mqtt-us` only.
+pub(crate) const NARROW: &str = "narrow-token-8e2f31";
+/// Cedalo application token configured for `mqtt-eu` (a secret: never to be shown).
+pub(crate) const CEDALO_TOKEN: &str = "cedalo-secret-5e1b77";
+/// Project and broker ids in `mqtt-eu`'s settings (distinctive, to spot leaked settings).
+pub(crate) const PROJECT: &str = "proj-7f3a";
+pub(crate) const BROKER: &str = "brk-19c2";
+
+const CONFIG: &str = r#"server: { listen: "127.0.0.1:{{PORT}}", request_timeout_ms: 3000 @SERVER@ }
+plugins: [ { path: "{{PLUGIN_DIR}}/libsever_cedalo.so" } ]
+auth:
+  tokens:
+    - { name: oncall, token_env: ONCALL_TOKEN, allow: [ { backends: ["*"], actions: ["disconnect", "terminate", "unbind"] } ] }
+    - { name: narrow, token_env: NARROW_TOKEN, allow: [ { backends: ["mqtt-us"], actions: ["disconnect"] } ] }
+audit: { path: "audit.jsonl" }
+backends:
+  mqtt-eu:
+    plugin: cedalo
+    url: "@URL@"
+    timeout_ms: 500
+    retries: 0
+    settings: { project_id: "proj-7f3a", broker_id: "brk-19c2", token: "${CEDALO_TOKEN}" }
+"#;
+
+/// The standard config with `mqtt-eu` pointing at `vendor_url`. `retries: 0` keeps the
+/// number of vendor calls exact.
+pub(crate) fn config(vendor_url: &str) -> String {
+    config_with(vendor_url, "")
+}
+
+/// The standard config with more `server` keys, e.g. `", max_body_bytes: 1024"`.
+pub(crate) fn config_with(vendor_url: &str, server_extra: &str) -> String {
+    CONFIG
+        .replace("@URL@", vendor_url)
+        .replace("@SERVER@", server_extra)
+}
+
+/// The environment the standard config needs.
+pub(crate) fn env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("ONCALL_TOKEN", ONCALL),
+        ("NARROW_TOKEN", NARROW),
+        ("CEDALO_TOKEN", CEDALO_TOKEN),
+    ]
+}
+
+/// A simulator for `mqtt-eu`'s project and broker, accepting [`CEDALO_TOKEN`].
+pub(crate) fn sim(clients: &[&str]) -> CedaloSim {
+    sim_with(SimConfig::new(PROJECT, BROKER, CEDALO_TOKEN), clients)
+}
+
+/// A simulator from `config`, with these clients connected.
+pub(crate) fn sim_with(config: SimConfig, clients: &[&str]) -> CedaloSim {
+    CedaloSim::start(config.with_clients(clients.iter().copied()))
+}
+
+/// `sever` with the standard config in front of `sim`.
+pub(crate) fn start(sim: &CedaloSim) -> Sever {
+    Sever::start(&config(&sim.url()), &env())
+}
+
+/// The canonical disconnect body for one client id.
+pub(crate) fn disconnect_body(client_id: &str) -> String {
+    json!({
+        "action": "disconnect",
+        "backend": "mqtt-eu",
+        "target": { "client_id": client_id },
+        "reason": "credential leak INC-4411",
+    })
+    .to_string()
+}
+
+/// `POST /v1/actions` with a canonical body.
+pub(crate) fn act(sever: &Sever, token: Option<&str>, body: &str) -> Reply {
+    http::post_json(&sever.url("/v1/actions"), token, body)
+}
+
+/// Disconnects `client_id` on `mqtt-eu` as `oncall`.
+pub(crate) fn disconnect(sever: &Sever, client_id: &str) -> Reply {
+    act(sever, Some(ONCALL), &disconnect_body(client_id))
+}
+
+/// Path segments as the tests expect the adapter to encode them: RFC 3986 unreserved
+/// characters kept, every other byte of the UTF-8 as `%XX` (uppercase).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The raw path Cedalo must receive for disconnecting `client_id` on `mqtt-eu`.
+pub(crate) fn vendor_path(client_id: &str) -> String {
+    let client = utf8_percent_encode(client_id, SEGMENT);
+    format!("/api/projects/{PROJECT}/brokers/{BROKER}/clients/{client}/disconnect")
+}
+
+/// Asserts `call` is Cedalo's disconnect of `client_id`, sent with `token`, exactly as
+/// documented: method, raw path, decoded segment, bearer token, content type, body.
+pub(crate) fn assert_disconnect_call(call: &RecordedCall, client_id: &str, token: &str) {
+    assert_eq!(call.method, "PUT", "{call:#?}");
+    assert_eq!(call.raw_path, vendor_path(client_id), "{call:#?}");
+    assert_eq!(
+        call.segments.get(6).map(String::as_str),
+        Some(client_id),
+        "{call:#?}"
+    );
+    assert_eq!(call.query, None, "the token goes in the header: {call:#?}");
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        call.header("authorization"),
+        Some(bearer.as_str()),
+        "{call:#?}"
+    );
+    let content_type = call.header("content-type").unwrap_or_default();
+    assert!(content_type.starts_with("application/json"), "{call:#?}");
+    assert_eq!(
+        call.json_body(),
+        Some(json!({ "clientId": client_id })),
+        "{call:#?}"
+    );
+}
+
+/// Asserts the simulator received exactly one call, the disconnect of `client_id` with the
+/// configured token, and returns it.
+pub(crate) fn assert_one_disconnect_call(sim: &CedaloSim, client_id: &str) -> RecordedCall {
+    let calls = sim.calls();
+    assert_eq!(calls.len(), 1, "expected one vendor call: {calls:#?}");
+    assert_disconnect_call(&calls[0], client_id, CEDALO_TOKEN);
+    calls[0].clone()
+}
+
+/// Asserts the simulator received nothing.
+pub(crate) fn assert_nothing_sent(sim: &CedaloSim) {
+    let calls = sim.calls();
+    assert!(calls.is_empty(), "expected no vendor call: {calls:#?}");
+}
+
+/// Asserts the problem's `vendor` object carries the vendor's status and code.
+pub(crate) fn assert_vendor(problem: &Value, status: u16, code: &str) {
+    assert_eq!(problem["vendor"]["status"], status, "{problem:#}");
+    assert_eq!(problem["vendor"]["code"], code, "{problem:#}");
+}
+
+/// The value of the sample of metric `name` that has all of `labels`, if there is one.
+pub(crate) fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (label_block, value) = rest.rsplit_once('}')?;
+        let all = labels
+            .iter()
+            .all(|(k, v)| label_block.contains(&format!("{k}=\"{v}\"")));
+        if !all {
+            return None;
+        }
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
