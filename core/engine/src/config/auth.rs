@@ -7,10 +7,10 @@ use serde_yaml::Value;
 use sever_plugin_sdk::Action;
 use sha2::{Digest, Sha256};
 
+use super::ctx::Ctx;
 use super::expand::is_var_name;
 use super::file::{AllowFile, ClientFile, TokenFile, AUTH_KEYS};
 use super::model::{AllowRule, AuthConfig, BackendPattern, ClientConfig, TokenConfig};
-use super::validate::Ctx;
 use super::{path, url};
 
 /// The error when callers are not authenticated and nobody said that was meant.
@@ -58,11 +58,11 @@ pub(super) fn auth(
     let mut digests: Vec<([u8; 32], String)> = Vec::new();
     for (i, item) in token_items.iter().enumerate() {
         let at = path::index("auth.tokens", i);
-        let Some(file) = ctx.decode::<TokenFile>(item, &at) else {
+        let Some((file, complete)) = ctx.decode_partial::<TokenFile>(item, &at) else {
             continue;
         };
         let name = caller_name(ctx, &at, &file.name, &mut names);
-        let secret = token_digest(ctx, &at, &file);
+        let secret = token_digest(ctx, &at, &file, complete);
         if let Some((digest, secret_at)) = &secret {
             match digests.iter().find(|(d, _)| d == digest) {
                 Some((_, first)) => {
@@ -152,7 +152,12 @@ fn caller_name(
 }
 
 /// The token's digest and the path of the key that gave it.
-fn token_digest(ctx: &mut Ctx<'_>, at: &str, file: &TokenFile) -> Option<([u8; 32], String)> {
+fn token_digest(
+    ctx: &mut Ctx<'_>,
+    at: &str,
+    file: &TokenFile,
+    complete: bool,
+) -> Option<([u8; 32], String)> {
     match (&file.token_sha256, &file.token_env) {
         (Some(hex_digest), None) => {
             let key_at = path::key(at, "token_sha256");
@@ -193,6 +198,8 @@ fn token_digest(ctx: &mut Ctx<'_>, at: &str, file: &TokenFile) -> Option<([u8; 3
             ctx.error(at, "give either token_sha256 or token_env, not both");
             None
         }
+        // A key was dropped for a mistake already reported: it may have been the token.
+        (None, None) if !complete => None,
         (None, None) => {
             ctx.error(
                 at,

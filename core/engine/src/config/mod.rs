@@ -30,6 +30,7 @@
 //! ```
 
 mod auth;
+mod ctx;
 mod de;
 mod error;
 mod expand;
@@ -90,7 +91,7 @@ pub fn parse_str(
     })?;
 
     let problems = expand::expand_tree(&mut root, env);
-    let mut ctx = validate::Ctx {
+    let mut ctx = ctx::Ctx {
         file: source,
         dir: base_dir(source),
         env,
@@ -118,9 +119,10 @@ pub fn parse_str(
 
 /// A YAML syntax error, with its position.
 fn syntax_error(source: &Path, error: &serde_yaml::Error) -> ConfigError {
+    // serde_yaml leaves out a position at the very start of the file; say it anyway.
     let message = match error.location() {
         Some(at) if !error.to_string().contains(" at line ") => format!(
-            "invalid YAML at line {}, column {}: {error}",
+            "invalid YAML: {error} at line {} column {}",
             at.line(),
             at.column()
         ),

@@ -31,8 +31,15 @@ pub(super) fn base_url(text: &str) -> Result<String, &'static str> {
     if authority.host().is_empty() {
         return Err("must have a host");
     }
-    if authority.port().is_some() && !matches!(authority.port_u16(), Some(1..)) {
-        return Err("invalid port (expected 1 to 65535)");
+    // `Authority::port` is `None` for both "no port" and "not a u16": look for ourselves.
+    let text_after_host = match authority.as_str().strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+        None => authority.as_str(),
+    };
+    if let Some((_, port)) = text_after_host.rsplit_once(':') {
+        if !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err("invalid port (expected 1 to 65535)");
+        }
     }
     Ok(text.trim_end_matches('/').to_owned())
 }
@@ -98,6 +105,8 @@ mod tests {
             ),
             ("http://h:0", "invalid port (expected 1 to 65535)"),
             ("http://h:70000", "invalid port (expected 1 to 65535)"),
+            ("http://h:", "invalid port (expected 1 to 65535)"),
+            ("http://[::1]:99999", "invalid port (expected 1 to 65535)"),
             (
                 "http://h x",
                 "not a valid URL (expected http(s)://host[:port][/base/path])",

@@ -295,44 +295,83 @@ fn a_wrong_type_is_named_with_its_path_and_kind() {
 
 #[test]
 fn a_yaml_syntax_error_gives_line_and_column() {
-    let errors = errors("server:\n  listen: '127.0.0.1:1'\n   bad: [\n");
-    assert_eq!(errors.len(), 1);
-    assert!(
-        errors[0].starts_with(&format!("{FILE}: invalid YAML")) && errors[0].contains("line 3"),
-        "{}",
-        errors[0]
+    assert_eq!(
+        errors("server:\n  listen: '127.0.0.1:1'\n   bad: [\n"),
+        vec![format!(
+            "{FILE}: invalid YAML: did not find expected key at line 3 column 4, while parsing \
+             a block mapping at line 2 column 3"
+        )]
+    );
+    assert_eq!(
+        errors("\tserver: {}\n"),
+        vec![format!(
+            "{FILE}: invalid YAML: found character that cannot start any token, while scanning \
+             for the next token at line 1 column 1"
+        )]
     );
 }
 
 #[test]
+fn a_duplicate_key_is_a_yaml_error() {
+    assert_eq!(
+        errors("backends:\n  b: {}\n  b: {}\n"),
+        vec![format!(
+            "{FILE}: invalid YAML: backends: duplicate entry with key \"b\" at line 2 column 3"
+        )]
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_mapping_is_an_error() {
+    assert_error(
+        "[1, 2]\n",
+        " expected a mapping of sections (server, plugins, auth, backends, …), found a list",
+    );
+}
+
+#[test]
+fn the_other_keys_of_an_item_are_checked_despite_a_mistake_in_one() {
+    let errors = errors(&format!(
+        "{AUTH}\nserver: {{ 1: 2, max_body_bytes: 1.5, listen: 5, max_in_flight: 0 }}\n"
+    ));
+    let expected = [
+        "server.1: unknown key (expected one of listen, metrics_listen, max_body_bytes, \
+         request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, tls)",
+        "server.max_body_bytes: expected a whole number (0 or more), found the number 1.5",
+        "server.listen: expected a string, found the number 5",
+        "server.max_in_flight: must be at least 1",
+    ];
+    let expected: Vec<String> = expected.iter().map(|l| format!("{FILE}:{l}")).collect();
+    assert_eq!(errors, expected);
+}
+
+#[test]
 fn every_mistake_in_a_file_is_reported() {
-    let yaml = format!(
-        "
+    let yaml = "
 server:
   listen: nowhere
   max_in_flight: 0
-  tls: {{ cert_path: a.pem }}
+  tls: { cert_path: a.pem }
 plugins:
-  - {{ path: a.so, dir: b }}
-  - {{ dirr: c }}
+  - { path: a.so, dir: b }
+  - { dirr: c }
 auth:
   tokens:
-    - {{ name: t, token_sha256: xyz, allow: [{{ backends: ['*'], actions: [kick] }}] }}
-    - {{ name: t, token_env: NOPE, allow: [] }}
-idempotency: {{ max_entries: 0, redis_url: 'http://x' }}
-tracing: {{ otlp_endpoint: 'grpc://x' }}
+    - { name: t, token_sha256: xyz, allow: [{ backends: ['*'], actions: [kick] }] }
+    - { name: t, token_env: NOPE, allow: [] }
+idempotency: { max_entries: 0, redis_url: 'http://x' }
+tracing: { otlp_endpoint: 'grpc://x' }
 backends:
-  Bad: {{ plugin: p, url: 'http://h' }}
-  b1: {{ plugin: p, url: 'ftp://h', timeout_ms: 0, tags: [EU] }}
-  b2: {{ url: 'http://h', colour: red }}
-  b3: {{ plugin: p, url: 'http://h', settings: {{ t: '${{NOPE}}' }} }}
-"
-    );
-    let errors = errors(&yaml);
+  Bad: { plugin: p, url: 'http://h' }
+  b1: { plugin: p, url: 'ftp://h', timeout_ms: 0, tags: [EU] }
+  b2: { url: 'http://h', colour: red }
+  b3: { plugin: p, url: 'http://h', settings: { t: '${NOPE}' } }
+";
+    let errors = errors(yaml);
     let expected = [
+        "server.tls.key_path: required key is missing",
         "server.listen: expected an IP address and port, like 127.0.0.1:8080 or [::1]:8080",
         "server.max_in_flight: must be at least 1",
-        "server.tls.key_path: required key is missing",
         "plugins[0]: give either path or dir, not both",
         "plugins[1].dirr: unknown key (expected one of path, dir)",
         "auth.tokens[0].token_sha256: must be 64 hexadecimal characters: the SHA-256 of the \
@@ -354,8 +393,9 @@ backends:
          `-`, starting with a letter or digit",
         "backends.b2.colour: unknown key (expected one of plugin, url, timeout_ms, retries, \
          max_concurrency, breaker, tags, settings)",
+        "backends.b2.plugin: required key is missing",
     ];
     let expected: Vec<String> = expected.iter().map(|l| format!("{FILE}:{l}")).collect();
     assert_eq!(errors, expected);
-    assert_eq!(errors.len(), 18);
+    assert_eq!(errors.len(), 19);
 }

@@ -44,7 +44,7 @@ backends:
     );
     let errors = parse_str(&yaml, Path::new(FILE), &secret_env).unwrap_err();
     let text = errors.to_string();
-    assert!(errors.len() >= 12, "{text}");
+    assert_eq!(errors.len(), 14, "{text}");
     assert!(!text.contains(SECRET), "a secret leaked:\n{text}");
     assert!(!format!("{errors:?}").contains(SECRET));
 }
@@ -72,4 +72,19 @@ backends:
     assert!(!debug.contains("159, 134"), "digest bytes leaked: {debug}");
     assert!(debug.contains("token: \"<redacted>\"") || debug.contains("\"token\": \"<redacted>\""));
     assert!(debug.contains("sha256: \"<redacted>\""));
+}
+
+#[test]
+fn no_secret_appears_in_yaml_syntax_errors() {
+    for yaml in [
+        format!("backends:\n  b:\n    settings: {{ token: \"{SECRET}\n"),
+        format!("backends:\n  b:\n    settings:\n      token: {SECRET}\n     x: [\n"),
+        format!("a: '{SECRET}'\na: '{SECRET}'\n"),
+    ] {
+        let text = parse_str(&yaml, Path::new(FILE), &secret_env)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("invalid YAML"), "{text}");
+        assert!(!text.contains(SECRET), "a secret leaked:\n{text}");
+    }
 }
