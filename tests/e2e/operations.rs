@@ -175,6 +175,29 @@ fn check_accepts_a_good_config_and_exits_0() {
 }
 
 #[test]
+fn every_shipped_config_passes_check() {
+    let dir = sever_tests::harness::workspace_dir().join("config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        // Shipped configs point at a release build; the tests run against the debug one.
+        let yaml = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("../target/release", "{{PLUGIN_DIR}}");
+        let config = write_config(&yaml);
+        let file = config.path().to_str().unwrap();
+        let env = [("CEDALO_TOKEN", "t"), ("ONCALL_TOKEN", "o")];
+        let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", path.display());
+        checked += 1;
+    }
+    assert!(checked > 0, "no config in {}", dir.display());
+}
+
+#[test]
 fn plugins_command_lists_cedalo_with_its_action_target_and_settings() {
     let library = plugin_path("libsever_cedalo.so");
 

@@ -4,13 +4,16 @@
 
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
-use crate::config::{Config, ConfigError, ConfigErrors, PluginSourceKind};
+use crate::config::{
+    BackendConfig, Config, ConfigError, ConfigErrors, PluginSource, PluginSourceKind,
+};
 use crate::dispatch::{Backend, BackendParams, Upstream};
 use crate::host::{self, InstanceError, Plugin};
 use crate::metrics::Metrics;
 use sever_plugin_sdk::abi::ABI_VERSION;
 use sever_plugin_sdk::BackendSpec;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -22,13 +25,13 @@ pub struct LoadedPlugins {
     pub warnings: Vec<ConfigError>,
 }
 
-/// Loads every plugin the config lists; duplicate names are errors.
-pub fn load_plugins(config: &Config) -> Result<LoadedPlugins, ConfigErrors> {
-    let file = &config.source;
+/// Loads every plugin listed (`file` names the config in error lines); duplicate names are
+/// errors.
+pub fn load_plugins(file: &Path, sources: &[PluginSource]) -> Result<LoadedPlugins, ConfigErrors> {
     let mut errors = ConfigErrors::new();
     let mut loaded = LoadedPlugins::default();
     let mut origin: HashMap<String, String> = HashMap::new();
-    for source in &config.plugins {
+    for source in sources {
         let at = source.config_path();
         let found = match &source.kind {
             PluginSourceKind::File(path) => match host::load_file(path) {
@@ -80,16 +83,17 @@ pub fn load_plugins(config: &Config) -> Result<LoadedPlugins, ConfigErrors> {
     }
 }
 
-/// Creates one backend per configured backend, each validated by its plugin.
+/// Creates one backend per configured backend, each validated by its plugin (`file` names
+/// the config in error lines).
 pub fn build_backends(
-    config: &Config,
+    file: &Path,
+    configs: &[BackendConfig],
     plugins: &[Arc<Plugin>],
     metrics: &Metrics,
 ) -> Result<Vec<Arc<Backend>>, ConfigErrors> {
-    let file = &config.source;
     let mut errors = ConfigErrors::new();
-    let mut backends = Vec::with_capacity(config.backends.len());
-    for b in &config.backends {
+    let mut backends = Vec::with_capacity(configs.len());
+    for b in configs {
         let at = format!("backends.{}", b.name);
         let Some(plugin) = plugins.iter().find(|p| p.name() == b.plugin) else {
             let names: Vec<&str> = plugins.iter().map(|p| p.name()).collect();
@@ -191,8 +195,8 @@ impl Sever {
     /// Loads plugins, creates backends and opens the audit log.
     pub fn build(config: Config, upstream: Arc<dyn Upstream>) -> Result<Sever, ConfigErrors> {
         let metrics = Metrics::new();
-        let loaded = load_plugins(&config)?;
-        let backends = build_backends(&config, &loaded.plugins, &metrics)?;
+        let loaded = load_plugins(&config.source, &config.plugins)?;
+        let backends = build_backends(&config.source, &config.backends, &loaded.plugins, &metrics)?;
         let audit = match &config.audit {
             Some(a) => Some(AuditLog::open(&a.path).map_err(|e| {
                 let mut errors = ConfigErrors::new();

@@ -137,35 +137,48 @@ fn serve(path: PathBuf) -> ExitCode {
 }
 
 fn check(path: PathBuf) -> ExitCode {
-    let config = match config::load(&path) {
-        Ok(c) => c,
-        Err(errors) => {
-            print_errors(&errors);
-            return ExitCode::FAILURE;
+    // Every problem in one run: even when the file has errors, the plugins and the
+    // backends that are valid on their own are still loaded and checked.
+    let (config, mut errors, sources, backends) = match config::load_for_check(&path) {
+        Ok(c) => {
+            let (sources, backends) = (c.plugins.clone(), c.backends.clone());
+            (Some(c), ConfigErrors::new(), sources, backends)
+        }
+        Err((errors, partial)) => (None, errors, partial.plugins, partial.backends),
+    };
+    if let Some(c) = &config {
+        for w in c.warnings() {
+            println!("warning: {w}");
+        }
+    }
+    let plugins = match load_plugins(&path, &sources) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("warning: {w}");
+            }
+            loaded.plugins
+        }
+        Err(e) => {
+            errors.extend(e);
+            Vec::new()
         }
     };
-    for w in config.warnings() {
-        println!("warning: {w}");
-    }
-    let loaded = match load_plugins(&config) {
-        Ok(l) => l,
-        Err(errors) => {
-            print_errors(&errors);
-            return ExitCode::FAILURE;
+    // Without every plugin loaded, "no plugin named X" would be noise: check settings
+    // only when the plugin list itself is sound.
+    if errors.iter().all(|e| !e.path.starts_with("plugins")) {
+        if let Err(e) = build_backends(&path, &backends, &plugins, &Metrics::new()) {
+            errors.extend(e);
         }
-    };
-    for w in &loaded.warnings {
-        println!("warning: {w}");
     }
-    if let Err(errors) = build_backends(&config, &loaded.plugins, &Metrics::new()) {
+    if !errors.is_empty() {
         print_errors(&errors);
         return ExitCode::FAILURE;
     }
     println!(
         "{}: ok ({} plugins, {} backends)",
         path.display(),
-        loaded.plugins.len(),
-        config.backends.len()
+        plugins.len(),
+        backends.len()
     );
     ExitCode::SUCCESS
 }
@@ -173,7 +186,7 @@ fn check(path: PathBuf) -> ExitCode {
 fn plugins(config: Option<PathBuf>, files: Vec<PathBuf>, json: bool) -> ExitCode {
     let plugins = if files.is_empty() {
         let path = config.unwrap_or_else(config::default_path);
-        let loaded = config::load(&path).and_then(|c| load_plugins(&c));
+        let loaded = config::load(&path).and_then(|c| load_plugins(&c.source, &c.plugins));
         match loaded {
             Ok(l) => l.plugins,
             Err(errors) => {

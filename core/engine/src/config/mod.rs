@@ -78,6 +78,17 @@ pub fn load_with_env(
     parse_str(&text, path, env)
 }
 
+/// What could be read of a config that has errors: its plugin sources and the backends
+/// that are valid on their own, so that `sever check` can go on to load the plugins and
+/// have them validate backend settings, and report every problem in one run.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// Every plugin source that is valid on its own.
+    pub plugins: Vec<PluginSource>,
+    /// Every backend that is valid on its own.
+    pub backends: Vec<BackendConfig>,
+}
+
 /// Validates config text as if read from `source` (which names the file in errors and is
 /// the base of relative paths; it need not exist).
 pub fn parse_str(
@@ -85,9 +96,31 @@ pub fn parse_str(
     source: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut root: Value = serde_yaml::from_str(text).map_err(|e| syntax_error(source, &e))?;
+    parse_partial(text, source, env).map_err(|(errors, _)| errors)
+}
+
+/// Loads a config for `sever check`: on errors, also what could be read of it.
+pub fn load_for_check(path: &Path) -> Result<Config, (ConfigErrors, Partial)> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let error = ConfigError::whole_file(path, format!("cannot read the config file: {e}"));
+        (ConfigErrors::from(error), Partial::default())
+    })?;
+    parse_partial(&text, path, &|name| std::env::var(name).ok())
+}
+
+fn parse_partial(
+    text: &str,
+    source: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, (ConfigErrors, Partial)> {
+    let whole = |e: ConfigError| (ConfigErrors::from(e), Partial::default());
+    let mut root: Value =
+        serde_yaml::from_str(text).map_err(|e| whole(syntax_error(source, &e)))?;
     root.apply_merge().map_err(|e| {
-        ConfigError::whole_file(source, format!("invalid YAML merge key (`<<`): {e}"))
+        whole(ConfigError::whole_file(
+            source,
+            format!("invalid YAML merge key (`<<`): {e}"),
+        ))
     })?;
 
     let problems = expand::expand_tree(&mut root, env);
@@ -97,7 +130,7 @@ pub fn parse_str(
         env,
         errors: Vec::new(),
     };
-    let config = validate::config(&root, &mut ctx);
+    let (config, partial) = validate::config(&root, &mut ctx);
 
     // A value whose expansion failed was left as written; checking it again would only
     // repeat the problem in other words.
@@ -113,7 +146,7 @@ pub fn parse_str(
     sort_by_section(&mut errors, &root);
     match config {
         Some(config) if errors.is_empty() => Ok(config),
-        _ => Err(errors.into()),
+        _ => Err((errors.into(), partial)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! does not hide the others; then its values are checked one by one. The model is built
 //! only when nothing at all was wrong.
 
+use super::Partial;
 use serde_yaml::{Mapping, Value};
 use std::net::SocketAddr;
 
@@ -35,7 +36,9 @@ const MAX_BREAKER_FAILURES: u64 = 10_000;
 const MAX_IDEMPOTENCY_ENTRIES: u64 = 100_000_000;
 
 /// Validates the whole tree; `None` when anything was wrong (see `ctx.errors`).
-pub(super) fn config(root: &Value, ctx: &mut Ctx<'_>) -> Option<Config> {
+/// The whole config, or `None` when anything is wrong; in both cases the plugin sources
+/// and the backends that are valid on their own (for `sever check` to go on with).
+pub(super) fn config(root: &Value, ctx: &mut Ctx<'_>) -> (Option<Config>, Partial) {
     let empty = Mapping::new();
     let top = match root {
         Value::Null => &empty,
@@ -48,7 +51,7 @@ pub(super) fn config(root: &Value, ctx: &mut Ctx<'_>) -> Option<Config> {
                     kind(other)
                 ),
             );
-            return None;
+            return (None, Partial::default());
         }
     };
     for key in top.keys() {
@@ -71,18 +74,21 @@ pub(super) fn config(root: &Value, ctx: &mut Ctx<'_>) -> Option<Config> {
     let backends = backends(ctx, section("backends"));
 
     if !ctx.errors.is_empty() {
-        return None;
+        return (None, Partial { plugins, backends });
     }
-    Some(Config {
-        source: ctx.file.to_path_buf(),
-        server: server?,
-        plugins,
-        auth,
-        audit: audit?,
-        idempotency: idempotency?,
-        tracing: tracing?,
-        backends,
-    })
+    let config = (|| {
+        Some(Config {
+            source: ctx.file.to_path_buf(),
+            server: server?,
+            plugins: plugins.clone(),
+            auth,
+            audit: audit?,
+            idempotency: idempotency?,
+            tracing: tracing?,
+            backends: backends.clone(),
+        })
+    })();
+    (config, Partial { plugins, backends })
 }
 
 fn server(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<ServerConfig> {
