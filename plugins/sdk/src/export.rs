@@ -266,20 +266,29 @@ pub unsafe extern "C" fn buf_free(buf: Buf) {
     }));
 }
 
-/// Publishes an [`Adapter`] as a Sever plugin: exports `sever_plugin_descriptor`.
+/// The `&'static` [`Descriptor`](crate::abi::Descriptor) of an [`Adapter`], without
+/// exporting a symbol. [`export_plugin!`](crate::export_plugin) uses it; hosts and tests
+/// use it to run an adapter linked statically through exactly the same ABI functions as
+/// a loaded library.
 ///
-/// ```ignore
-/// struct MyAdapter { /* … */ }
-/// impl sever_plugin_sdk::Adapter for MyAdapter { /* … */ }
-/// sever_plugin_sdk::export_plugin!(MyAdapter);
 /// ```
-///
-/// The crate must be a `cdylib` built with `panic = "unwind"` (the default).
+/// # use sever_plugin_sdk::prelude::*;
+/// # struct A;
+/// # impl Adapter for A {
+/// #   const NAME: &'static str = "a"; const VERSION: &'static str = "1";
+/// #   type Flow = ();
+/// #   fn info() -> PluginInfo { panic!("not called") }
+/// #   fn new(_: BackendSpec) -> Result<Self, Vec<SettingError>> { Ok(A) }
+/// #   fn start(&self, _: &Request, _: &Env) -> ((), Step) { panic!("not called") }
+/// #   fn resume(&self, _: &mut (), _: Input<'_>, _: &Env) -> Step { panic!("not called") }
+/// # }
+/// let descriptor: &'static sever_plugin_sdk::abi::Descriptor = sever_plugin_sdk::static_descriptor!(A);
+/// assert_eq!(descriptor.abi_version, sever_plugin_sdk::abi::ABI_VERSION);
+/// ```
 #[macro_export]
-macro_rules! export_plugin {
-    ($adapter:ty) => {
-        #[doc(hidden)]
-        static __SEVER_PLUGIN_DESCRIPTOR: $crate::abi::Descriptor = $crate::abi::Descriptor {
+macro_rules! static_descriptor {
+    ($adapter:ty) => {{
+        static DESCRIPTOR: $crate::abi::Descriptor = $crate::abi::Descriptor {
             magic: $crate::abi::MAGIC,
             abi_version: $crate::abi::ABI_VERSION,
             size: $crate::abi::DESCRIPTOR_SIZE,
@@ -300,12 +309,27 @@ macro_rules! export_plugin {
             flow_free: $crate::export::flow_free::<$adapter>,
             buf_free: $crate::export::buf_free,
         };
+        &DESCRIPTOR
+    }};
+}
 
+/// Publishes an [`Adapter`] as a Sever plugin: exports `sever_plugin_descriptor`.
+///
+/// ```ignore
+/// struct MyAdapter { /* … */ }
+/// impl sever_plugin_sdk::Adapter for MyAdapter { /* … */ }
+/// sever_plugin_sdk::export_plugin!(MyAdapter);
+/// ```
+///
+/// The crate must be a `cdylib` built with `panic = "unwind"` (the default).
+#[macro_export]
+macro_rules! export_plugin {
+    ($adapter:ty) => {
         /// The Sever plugin entry point.
         #[allow(unsafe_code)]
         #[no_mangle]
         pub extern "C" fn sever_plugin_descriptor() -> *const $crate::abi::Descriptor {
-            &__SEVER_PLUGIN_DESCRIPTOR
+            $crate::static_descriptor!($adapter)
         }
     };
 }

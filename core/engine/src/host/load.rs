@@ -85,6 +85,28 @@ pub fn load_file(path: &Path) -> Result<Arc<Plugin>, LoadError> {
         })?;
     // SAFETY: calling the exported entry point; it takes nothing and returns a static.
     let raw = unsafe { symbol() };
+    // SAFETY: the library stays loaded for the process lifetime (leaked in `open`), so a
+    // descriptor it returns is 'static if it is one at all; `check` reads it carefully.
+    unsafe { check(raw, path) }
+}
+
+/// Registers an adapter linked into this binary (see `sever_plugin_sdk::static_descriptor!`)
+/// through the same checks and the same ABI functions as a loaded library. `origin` is
+/// shown where a file path would be.
+pub fn load_static(
+    descriptor: &'static Descriptor,
+    origin: &Path,
+) -> Result<Arc<Plugin>, LoadError> {
+    // SAFETY: a 'static reference is valid for the process lifetime.
+    unsafe { check(descriptor, origin) }
+}
+
+/// Checks a descriptor and reads the plugin's metadata.
+///
+/// # Safety
+/// `raw` must be null or point to memory that stays valid for the process lifetime and
+/// starts with the frozen descriptor header.
+unsafe fn check(raw: *const Descriptor, path: &Path) -> Result<Arc<Plugin>, LoadError> {
     if raw.is_null() {
         return Err(LoadError::BadMagic {
             path: path.to_owned(),

@@ -9,7 +9,7 @@
 
 mod load;
 
-pub use load::{load_dir, load_file, DirLoad, LoadError};
+pub use load::{load_dir, load_file, load_static, DirLoad, LoadError};
 
 use sever_plugin_sdk::abi::{self, Buf, Bytes, Descriptor, RawEnv, RawHeader, RawInput, Status};
 use sever_plugin_sdk::{BackendSpec, Env, PluginInfo, SettingError, Step};
