@@ -159,11 +159,14 @@ impl Adapter for Scripted {
     }
 }
 
+/// One recorded call: method, URL, headers.
+type Call = (String, String, Vec<(String, String)>);
+
 type Answer = Box<dyn Fn(&str, usize) -> Result<UpstreamResponse, TransportError> + Send + Sync>;
 
 /// Records every request; answers with a script keyed by path and call number.
 struct FakeUpstream {
-    calls: Mutex<Vec<(String, String, Vec<(String, String)>)>>,
+    calls: Mutex<Vec<Call>>,
     answer: Answer,
     delay: Duration,
 }
@@ -185,7 +188,7 @@ impl FakeUpstream {
         })
     }
 
-    fn calls_to(&self, needle: &str) -> Vec<(String, String, Vec<(String, String)>)> {
+    fn calls_to(&self, needle: &str) -> Vec<Call> {
         self.calls
             .lock()
             .iter()
