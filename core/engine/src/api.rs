@@ -161,7 +161,9 @@ impl Sever {
                     "plugin": info.name,
                     "tags": b.tags,
                     "actions": info.actions.iter().map(|a| a.action).collect::<Vec<_>>(),
-                    "breaker": "closed",
+                    "breaker": breaker_state(
+                        self.metrics.circuit_state.with_label_values(&[b.name.as_str()]).get(),
+                    ),
                 })
             })
             .collect();
@@ -385,6 +387,16 @@ impl Sever {
             .requests
             .with_label_values(&[action, backend_label, outcome])
             .inc();
+        tracing::info!(
+            request_id,
+            caller = %caller.name,
+            action,
+            backend = backend_label,
+            outcome,
+            status = answer.status,
+            duration_ms = millis(started.elapsed()),
+            "canonical request"
+        );
         if let Some(audit) = &self.audit {
             let vendor = vendor.as_ref();
             let mut line = json!({
@@ -416,6 +428,15 @@ impl Sever {
             }
         }
         answer
+    }
+}
+
+/// The `sever_circuit_state` gauge's value as a word.
+fn breaker_state(gauge: i64) -> &'static str {
+    match gauge {
+        0 => "closed",
+        1 => "half_open",
+        _ => "open",
     }
 }
 

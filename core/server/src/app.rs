@@ -125,15 +125,14 @@ impl ApiApp {
                 let content_type = session.get_header("content-type").map(|v| v.as_bytes());
                 if let Err(p) = api::check_content_type(content_type) {
                     sever.count_refusal(p.code);
-                    session.set_keepalive(None);
                     return Answer::problem(&p, request_id);
                 }
                 let limit = sever.config.server.max_body_bytes;
                 match read_body(session, limit).await {
                     Body::Complete(body) => sever.act(&caller, &body, request_id).await,
                     Body::TooLarge => {
-                        // The rest of the body is never read: close the connection.
-                        session.set_keepalive(None);
+                        // The rest of the body is never read; `response` closes the
+                        // connection.
                         let p = ApiProblem::new(
                             ProblemCode::PayloadTooLarge,
                             format!("the body is larger than {limit} bytes"),
@@ -142,7 +141,6 @@ impl ApiApp {
                         Answer::problem(&p, request_id)
                     }
                     Body::Broken(e) => {
-                        session.set_keepalive(None);
                         let p = ApiProblem::new(
                             ProblemCode::InvalidRequest,
                             format!("the body could not be read: {e}"),
@@ -165,6 +163,11 @@ impl ServeHttp for ApiApp {
         let request_id = request_id(session);
         let is_head = session.req_header().method == http::Method::HEAD;
         let answer = self.answer(session, &request_id).await;
+        // A body left unread (a refusal before reading it) would have to be drained before
+        // the connection could carry another request: close it instead.
+        if !session.is_body_done() && !session.is_body_empty() {
+            session.set_keepalive(None);
+        }
         let mut builder = Response::builder()
             .status(answer.status)
             .header("x-request-id", &request_id)
