@@ -189,12 +189,17 @@ fn every_shipped_config_passes_check() {
             .replace("../target/release", "{{PLUGIN_DIR}}");
         let config = write_config(&yaml);
         let file = config.path().to_str().unwrap();
-        // Every `${VAR}` the file uses gets a placeholder value.
-        let vars: Vec<String> = yaml
+        // Every `${VAR}` and `token_env: VAR` the file uses gets a placeholder value.
+        let mut vars: Vec<String> = yaml
             .split("${")
             .skip(1)
             .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
             .collect();
+        vars.extend(yaml.lines().filter_map(|line| {
+            let value = line.split_once("token_env:")?.1;
+            let name = value.split('#').next()?.trim().trim_matches('"');
+            Some(name.to_owned())
+        }));
         let env: Vec<(&str, &str)> = vars.iter().map(|v| (v.as_str(), "placeholder")).collect();
         let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env);
         assert_eq!(code, 0, "{}: {stdout}{stderr}", path.display());
