@@ -179,10 +179,8 @@ impl Sever {
     /// `POST /v1/actions` once the caller is known and the body read.
     pub async fn act(&self, caller: &Caller, body: &[u8], request_id: &str) -> Answer {
         let started = Instant::now();
-        self.metrics.in_flight.inc();
-        let answer = self.act_inner(caller, body, request_id, started).await;
-        self.metrics.in_flight.dec();
-        answer
+        let _in_flight = InFlight::enter(&self.metrics.in_flight);
+        self.act_inner(caller, body, request_id, started).await
     }
 
     async fn act_inner(
@@ -428,6 +426,23 @@ impl Sever {
             }
         }
         answer
+    }
+}
+
+/// Counts a request in `sever_in_flight_requests` for as long as it lives, however it
+/// ends (answered, or dropped with its connection).
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a prometheus::IntGauge) -> Self {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -254,6 +254,11 @@ impl Sever {
         &self.metrics
     }
 
+    /// Canonical requests being processed now.
+    pub fn in_flight(&self) -> i64 {
+        self.metrics.in_flight.get()
+    }
+
     /// Marks the server ready (`/readyz` answers 200 from then on).
     pub fn set_ready(&self) {
         self.ready.store(true, std::sync::atomic::Ordering::Release);

@@ -133,7 +133,8 @@ fn serve(path: PathBuf) -> ExitCode {
     for w in &sever.warnings {
         tracing::warn!("{w}");
     }
-    serve::run(sever)
+    serve::run(sever);
+    ExitCode::SUCCESS
 }
 
 fn check(path: PathBuf) -> ExitCode {
