@@ -237,17 +237,31 @@ impl Backend {
     /// replaced by `<redacted>`.
     pub fn redacted(&self, request: &VendorRequest) -> serde_json::Value {
         const REDACTED: &str = "<redacted>";
-        let secrets: Vec<&str> = self
-            .secrets
-            .iter()
-            .chain(request.redact.iter())
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-            .collect();
+        // Each secret also in the forms adapters place values in: percent-encoded (URL
+        // paths, query strings, form bodies) and JSON-escaped.
+        let mut secrets: Vec<String> = Vec::new();
+        for secret in self.secrets.iter().chain(request.redact.iter()) {
+            if secret.is_empty() {
+                continue;
+            }
+            let json = serde_json::Value::from(secret.as_str()).to_string();
+            let forms = [
+                secret.clone(),
+                sever_plugin_sdk::encode::component(secret),
+                json.trim_matches('"').to_owned(),
+            ];
+            for form in forms {
+                if !secrets.contains(&form) {
+                    secrets.push(form);
+                }
+            }
+        }
+        // Longest first, so that a secret containing another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let scrub = |text: &str| {
             secrets
                 .iter()
-                .fold(text.to_owned(), |t, s| t.replace(s, REDACTED))
+                .fold(text.to_owned(), |t, s| t.replace(s.as_str(), REDACTED))
         };
         let headers: serde_json::Map<String, serde_json::Value> = request
             .headers

@@ -37,7 +37,7 @@ impl Scripted {
         let url = format!(
             "{}?key={}",
             encode::url_with_segments(&self.url, &["kick", client]),
-            self.api_key
+            encode::component(&self.api_key)
         );
         Step::Send(
             VendorRequest::new("POST", url)
@@ -237,7 +237,7 @@ fn backend(retries: u32, metrics: &Metrics) -> Arc<Backend> {
         .instantiate(&BackendSpec {
             name: "b1".into(),
             url: "http://vendor.test".into(),
-            settings: json!({"api_key": "KEY-s3cret"})
+            settings: json!({"api_key": "KEY s3cret/+"})
                 .as_object()
                 .unwrap()
                 .clone(),
@@ -250,7 +250,7 @@ fn backend(retries: u32, metrics: &Metrics) -> Arc<Backend> {
         timeout: Duration::from_secs(1),
         retries,
         max_concurrency: 100,
-        secrets: vec!["KEY-s3cret".into()],
+        secrets: vec!["KEY s3cret/+".into()],
     };
     Arc::new(Backend::new(params, instance, metrics))
 }
