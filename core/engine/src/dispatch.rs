@@ -103,8 +103,11 @@ impl Drop for LeaderGuard<'_> {
 
 impl Flights {
     /// Sends through `send` unless a call with the same key is already under way, in which
-    /// case waits for its answer.
-    async fn run<F, Fut>(&self, key: &str, send: F) -> Shared
+    /// case waits for its answer. The leader gets a guard too: its entry (and the answer in
+    /// it) stays visible until the guard is dropped, after the leader's flow has taken the
+    /// answer in (say, cached the token), so that a flow starting in between shares the
+    /// answer instead of sending the call again.
+    async fn run<'a, F, Fut>(&'a self, key: &'a str, send: F) -> (Shared, Option<LeaderGuard<'a>>)
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<UpstreamResponse, TransportError>>,
@@ -123,7 +126,7 @@ impl Flights {
             };
             match role {
                 Ok((tx, rx)) => {
-                    let _guard = LeaderGuard {
+                    let guard = LeaderGuard {
                         flights: self,
                         key,
                         rx,
@@ -131,12 +134,12 @@ impl Flights {
                     let shared: Shared = Arc::new(send().await);
                     // Followers may all have gone; that is fine.
                     let _ = tx.send(Some(Arc::clone(&shared)));
-                    return shared;
+                    return (shared, Some(guard));
                 }
                 Err(mut rx) => {
                     if let Ok(value) = rx.wait_for(Option::is_some).await {
                         if let Some(shared) = value.as_ref() {
-                            return Arc::clone(shared);
+                            return (Arc::clone(shared), None);
                         }
                     }
                     // The leader was cancelled before answering: try again (perhaps lead).
@@ -363,7 +366,9 @@ impl Backend {
                 return Err(TransportError::Timeout(Duration::ZERO).problem(&self.name));
             }
             calls += 1;
-            let result = self.send(upstream, &vendor_request, limit).await;
+            // `leading` keeps a shared step's answer visible to newly started flows until
+            // this flow has resumed with it.
+            let (result, leading) = self.send(upstream, &vendor_request, limit).await;
             let (next, retryable) = match result.as_ref() {
                 Ok(response) => {
                     let next = flow
@@ -381,6 +386,7 @@ impl Backend {
                 }
                 Err(e) => (Err(e.problem(&self.name)), e.retryable()),
             };
+            drop(leading);
             // A retryable failure of an idempotent call is planned again by the adapter
             // (fresh nonce, fresh signature), never resent byte for byte.
             if retryable && vendor_request.idempotent && retries_used < self.retries {
@@ -398,12 +404,12 @@ impl Backend {
         }
     }
 
-    async fn send(
-        &self,
+    async fn send<'a>(
+        &'a self,
         upstream: &dyn Upstream,
-        request: &VendorRequest,
+        request: &'a VendorRequest,
         limit: Duration,
-    ) -> Shared {
+    ) -> (Shared, Option<LeaderGuard<'a>>) {
         let attempt = || async {
             let started = Instant::now();
             let result = upstream.send(request, limit).await;
@@ -412,7 +418,7 @@ impl Backend {
         };
         match request.share.as_deref() {
             Some(key) => self.flights.run(key, attempt).await,
-            None => Arc::new(attempt().await),
+            None => (Arc::new(attempt().await), None),
         }
     }
 }

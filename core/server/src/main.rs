@@ -133,6 +133,14 @@ fn serve(path: PathBuf) -> ExitCode {
     for w in &sever.warnings {
         tracing::warn!("{w}");
     }
+    let server = &sever.config.server;
+    let addresses: Vec<_> = std::iter::once(server.listen)
+        .chain(server.metrics_listen)
+        .collect();
+    if let Err(e) = serve::check_free(&addresses) {
+        tracing::error!("{e}");
+        return ExitCode::FAILURE;
+    }
     serve::run(sever);
     ExitCode::SUCCESS
 }

@@ -100,6 +100,17 @@ fn exit_when_drained(sever: &Sever) {
     }
 }
 
+/// Fails fast when an address is already taken: pingora would otherwise retry binding in
+/// the background while the readiness probe reached the other process's listener.
+pub(crate) fn check_free(addresses: &[SocketAddr]) -> Result<(), String> {
+    for addr in addresses {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            return Err(format!("cannot listen on {addr}: {e}"));
+        }
+    }
+    Ok(())
+}
+
 /// Runs until SIGTERM (graceful: the listeners close and in-flight requests get up to
 /// `shutdown_grace_ms` to finish) or SIGINT (at once).
 pub(crate) fn run(sever: Sever) {

@@ -169,3 +169,52 @@ pub(crate) fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<
         value.split_whitespace().next()?.parse().ok()
     })
 }
+
+/// The standard config with more `server` keys (a `request_timeout_ms` among them replaces
+/// the standard 3000) and `mqtt-eu`'s `timeout_ms` and `retries` set (the standard config
+/// has 500 ms and 0).
+pub(crate) fn config_tuned(
+    vendor_url: &str,
+    server_extra: &str,
+    timeout_ms: u64,
+    retries: u32,
+) -> String {
+    const STANDARD: &str = "    timeout_ms: 500\n    retries: 0\n";
+    let mut config = config_with(vendor_url, server_extra);
+    assert!(config.contains(STANDARD), "the standard config changed");
+    if server_extra.contains("request_timeout_ms") {
+        config = config.replacen(", request_timeout_ms: 3000", "", 1);
+    }
+    config.replace(
+        STANDARD,
+        &format!("    timeout_ms: {timeout_ms}\n    retries: {retries}\n"),
+    )
+}
+
+/// `sever` with [`config_tuned`] in front of `sim`.
+pub(crate) fn start_tuned(
+    sim: &CedaloSim,
+    server_extra: &str,
+    timeout_ms: u64,
+    retries: u32,
+) -> Sever {
+    Sever::start(
+        &config_tuned(&sim.url(), server_extra, timeout_ms, retries),
+        &env(),
+    )
+}
+
+/// Waits (at most `limit`, polling) until the simulator has received at least `count`
+/// calls; whether it did.
+pub(crate) fn wait_for_calls(sim: &CedaloSim, count: usize, limit: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if sim.calls().len() >= count {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -9,7 +9,11 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use sever_tests::sim::{AlibabaSim, AlibabaSimConfig};
 use sever_tests::sim::{CedaloSim, SimConfig};
+use sever_tests::sim::{IudxSim, IudxSimConfig};
+use sever_tests::sim::{NexusSim, NexusSimConfig};
+use sever_tests::sim::{PrivxSim, PrivxSimConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,11 +45,267 @@ enum Vendor {
         #[arg(long = "client")]
         clients: Vec<String>,
     },
+    /// Alibaba Cloud ApsaraMQ for MQTT: RPC `CloseConnection`, signature V1 (POST / or GET /).
+    Alibaba {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18003")]
+        listen: SocketAddr,
+        /// Instance id.
+        #[arg(long, default_value = "post-cn-demo0001")]
+        instance: String,
+        /// The AccessKey id callers must sign with.
+        #[arg(long, env = "ALIBABA_ACCESS_KEY_ID")]
+        access_key_id: String,
+        /// The AccessKey secret callers must sign with.
+        #[arg(long, env = "ALIBABA_ACCESS_KEY_SECRET", hide_env_values = true)]
+        access_key_secret: String,
+        /// A client connected at start (repeat for more).
+        #[arg(long = "client")]
+        clients: Vec<String>,
+        /// Seconds the simulator's clock runs ahead of this machine's (negative: behind).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        clock_offset: i64,
+    },
+    /// PrivX: OAuth2 token endpoint (password grant) and connection-manager terminate.
+    Privx {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18004")]
+        listen: SocketAddr,
+        /// The OAuth client id (HTTP Basic user of the token request).
+        #[arg(long, default_value = "privx-external")]
+        oauth_client_id: String,
+        /// The OAuth client secret.
+        #[arg(long, env = "PRIVX_OAUTH_SECRET", hide_env_values = true)]
+        oauth_client_secret: String,
+        /// The API client id (the password grant's username).
+        #[arg(long, default_value = "sever-api")]
+        api_client_id: String,
+        /// The API client secret (the password grant's password).
+        #[arg(long, env = "PRIVX_API_SECRET", hide_env_values = true)]
+        api_client_secret: String,
+        /// `expires_in` of issued tokens, in seconds.
+        #[arg(long, default_value_t = 300)]
+        token_expires_in: u64,
+        /// A live connection as CONNECTION_ID:USER_ID:HOST_ID, UUIDs (repeat for more).
+        #[arg(long = "connection")]
+        connections: Vec<String>,
+    },
+    /// ECI Nexus: PATCH /v1/tenants/{tenant}/connections/{connection}/clients.
+    Nexus {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18005")]
+        listen: SocketAddr,
+        /// Tenant id.
+        #[arg(long, default_value = "t1")]
+        tenant: String,
+        /// Bearer option: the access token (with --application-token).
+        #[arg(long, env = "NEXUS_BEARER_TOKEN", hide_env_values = true)]
+        bearer_token: Option<String>,
+        /// Bearer option: the application token.
+        #[arg(long, env = "NEXUS_APPLICATION_TOKEN", hide_env_values = true)]
+        application_token: Option<String>,
+        /// The application token's header.
+        #[arg(long, default_value = "ApplicationToken")]
+        application_token_header: String,
+        /// HTTP Basic option: the user name (with --password).
+        #[arg(long)]
+        username: Option<String>,
+        /// HTTP Basic option: the password.
+        #[arg(long, env = "NEXUS_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// A client enabled on an identity connection at start, as CONNECTION:CLIENT
+        /// (repeat for more).
+        #[arg(long = "client")]
+        clients: Vec<String>,
+    },
+    /// IUDX corinthian: POST /entity/unbind and /owner/unbind.
+    Iudx {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18006")]
+        listen: SocketAddr,
+        /// A registered owner as ID:APIKEY (repeat for more).
+        #[arg(long = "owner")]
+        owners: Vec<String>,
+        /// A registered autonomous entity as ID:APIKEY, with its queues and exchanges
+        /// (repeat for more).
+        #[arg(long = "entity")]
+        entities: Vec<String>,
+        /// A binding as EXCHANGE,QUEUE,TOPIC (repeat for more).
+        #[arg(long = "binding")]
+        bindings: Vec<String>,
+        /// A read permission as FROM,EXCHANGE,TOPIC (repeat for more).
+        #[arg(long = "acl")]
+        acl: Vec<String>,
+    },
 }
 
 fn main() {
     let Cli { vendor } = Cli::parse();
     match vendor {
+        Vendor::Nexus {
+            listen,
+            tenant,
+            bearer_token,
+            application_token,
+            application_token_header,
+            username,
+            password,
+            clients,
+        } => {
+            let mut config = NexusSimConfig::new(&tenant)
+                .with_application_token_header(&application_token_header);
+            if let (Some(bearer), Some(app)) = (&bearer_token, &application_token) {
+                config = config.with_bearer(bearer, app);
+            }
+            if let (Some(user), Some(pass)) = (&username, &password) {
+                config = config.with_basic(user, pass);
+            }
+            for client in &clients {
+                let Some((connection, client)) = client.split_once(':') else {
+                    eprintln!("vendor-sim: --client takes CONNECTION:CLIENT");
+                    std::process::exit(2);
+                };
+                config = config.with_client_on(connection, client);
+            }
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = NexusSim::try_start(config).unwrap_or_else(|err| {
+                eprintln!("vendor-sim: cannot listen on {listen}: {err}");
+                std::process::exit(1);
+            });
+            println!(
+                "nexus simulator on {} (tenant {tenant}, clients: {})",
+                sim.url(),
+                clients.join(", ")
+            );
+            // Serves on its own thread until the process is killed.
+            loop {
+                std::thread::park();
+            }
+        }
+        Vendor::Iudx {
+            listen,
+            owners,
+            entities,
+            bindings,
+            acl,
+        } => {
+            let mut config = IudxSimConfig::new();
+            let usage = |what: &str| -> ! {
+                eprintln!("vendor-sim: {what}");
+                std::process::exit(2);
+            };
+            for owner in &owners {
+                let Some((id, apikey)) = owner.split_once(':') else {
+                    usage("--owner takes ID:APIKEY")
+                };
+                config = config.with_owner(id, apikey);
+            }
+            for entity in &entities {
+                let Some((id, apikey)) = entity.split_once(':') else {
+                    usage("--entity takes ID:APIKEY")
+                };
+                config = config.with_entity(id, apikey);
+            }
+            for binding in &bindings {
+                let [exchange, queue, topic] = binding.split(',').collect::<Vec<_>>()[..] else {
+                    usage("--binding takes EXCHANGE,QUEUE,TOPIC")
+                };
+                config = config.with_binding(exchange, queue, topic);
+            }
+            for entry in &acl {
+                let [from, exchange, topic] = entry.split(',').collect::<Vec<_>>()[..] else {
+                    usage("--acl takes FROM,EXCHANGE,TOPIC")
+                };
+                config = config.with_acl(from, exchange, topic);
+            }
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = IudxSim::try_start(config).unwrap_or_else(|err| {
+                eprintln!("vendor-sim: cannot listen on {listen}: {err}");
+                std::process::exit(1);
+            });
+            println!(
+                "iudx simulator on {} (owners: {}, entities: {}, bindings: {})",
+                sim.url(),
+                owners.len(),
+                entities.len(),
+                sim.bindings().len()
+            );
+            // Serves on its own thread until the process is killed.
+            loop {
+                std::thread::park();
+            }
+        }
+        Vendor::Privx {
+            listen,
+            oauth_client_id,
+            oauth_client_secret,
+            api_client_id,
+            api_client_secret,
+            token_expires_in,
+            connections,
+        } => {
+            let mut config = PrivxSimConfig::new(
+                &oauth_client_id,
+                &oauth_client_secret,
+                &api_client_id,
+                &api_client_secret,
+            )
+            .with_token_expiry(token_expires_in);
+            for connection in &connections {
+                let parts: Vec<&str> = connection.split(':').collect();
+                let [id, user, host] = parts.as_slice() else {
+                    eprintln!("vendor-sim: --connection takes CONNECTION_ID:USER_ID:HOST_ID");
+                    std::process::exit(2);
+                };
+                config = config.with_connection(id, user, host);
+            }
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = PrivxSim::try_start(config).unwrap_or_else(|err| {
+                eprintln!("vendor-sim: cannot listen on {listen}: {err}");
+                std::process::exit(1);
+            });
+            println!(
+                "privx simulator on {} (OAuth client {oauth_client_id}, API client \
+                 {api_client_id}, connections: {})",
+                sim.url(),
+                connections.len()
+            );
+            // Serves on its own thread until the process is killed.
+            loop {
+                std::thread::park();
+            }
+        }
+        Vendor::Alibaba {
+            listen,
+            instance,
+            access_key_id,
+            access_key_secret,
+            clients,
+            clock_offset,
+        } => {
+            let mut config = AlibabaSimConfig::new(&instance, &access_key_id, &access_key_secret)
+                .with_clients(clients)
+                .with_clock_offset(clock_offset);
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = AlibabaSim::try_start(config).unwrap_or_else(|err| {
+                eprintln!("vendor-sim: cannot listen on {listen}: {err}");
+                std::process::exit(1);
+            });
+            println!(
+                "alibaba simulator on {} (instance {instance}, AccessKeyId {access_key_id}, \
+                 clients: {})",
+                sim.url(),
+                sim.connected_clients().join(", ")
+            );
+            // Serves on its own thread until the process is killed.
+            loop {
+                std::thread::park();
+            }
+        }
         Vendor::Cedalo {
             listen,
             project,

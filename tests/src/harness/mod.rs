@@ -20,6 +20,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -247,9 +249,30 @@ impl Sever {
                     "sever exited ({status}) before it was ready; stderr:\n{stderr}"
                 )));
             }
-            if let Ok(reply) = probe.try_send("GET", &ready_url, &[], None) {
-                if reply.status == 200 {
-                    return Ok(sever);
+            // pingora does not give up on a taken port: it logs "… is in use, will try
+            // again" and retries for 30 s. Dropping `sever` kills it.
+            let stderr = sever.stderr();
+            if stderr.contains(" is in use, will try again") {
+                return Err(LaunchError::AddressInUse(stderr));
+            }
+            // The port was free when chosen, but another test's server or simulator may
+            // have taken it since: probe only a listener that is this child's, so nothing
+            // is sent to someone else's (and their answer is not taken for this one's).
+            match listener_on(sever.pid(), sever.port()) {
+                Listener::Other => {
+                    return Err(LaunchError::AddressInUse(format!(
+                        "another process listens on port {}; sever's stderr:\n{}",
+                        sever.port(),
+                        sever.stderr()
+                    )))
+                }
+                Listener::Nobody => {} // not bound yet
+                Listener::Mine | Listener::Unknown => {
+                    if let Ok(reply) = probe.try_send("GET", &ready_url, &[], None) {
+                        if reply.status == 200 {
+                            return Ok(sever);
+                        }
+                    }
                 }
             }
             if Instant::now() >= deadline {
@@ -318,6 +341,35 @@ impl Sever {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM (graceful shutdown: drain, then exit).
+    pub fn terminate(&self) {
+        self.signal(Signal::SIGTERM);
+    }
+
+    /// Sends SIGINT (stop at once).
+    pub fn interrupt(&self) {
+        self.signal(Signal::SIGINT);
+    }
+
+    /// Sends `signal` to the process; panics if it cannot be sent (for example because the
+    /// process was already reaped).
+    pub fn signal(&self, signal: Signal) {
+        let pid = i32::try_from(self.pid()).expect("pid fits in i32");
+        nix::sys::signal::kill(Pid::from_raw(pid), signal)
+            .unwrap_or_else(|err| panic!("cannot send {signal} to sever ({pid}): {err}"));
+    }
+
+    /// Waits at most `limit` for the process to exit; its exit status, or `None` if it is
+    /// still running then.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        wait_bounded(&mut self.child, limit)
+    }
 }
 
 impl Drop for Sever {
@@ -344,6 +396,53 @@ fn spawn_captured(command: &mut Command, dir: &Path, env: &[(&str, &str)]) -> Ch
     command
         .spawn()
         .unwrap_or_else(|err| panic!("cannot run {:?}: {err}", command.get_program()))
+}
+
+/// Who listens on a port, as far as [`listener_on`] can tell.
+#[derive(Debug, PartialEq, Eq)]
+enum Listener {
+    /// The process asked about.
+    Mine,
+    /// Some other process.
+    Other,
+    /// Nobody (yet).
+    Nobody,
+    /// Cannot be told (no `/proc`).
+    Unknown,
+}
+
+/// Whether the socket listening on `127.0.0.1:port` belongs to process `pid` (Linux:
+/// `/proc/net/tcp` and `/proc/PID/fd`).
+fn listener_on(pid: u32, port: u16) -> Listener {
+    const LISTEN: &str = "0A";
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return Listener::Unknown;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let sockets: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let matches = fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&LISTEN);
+            matches.then(|| fields.get(9).map(|inode| format!("socket:[{inode}]")))?
+        })
+        .collect();
+    if sockets.is_empty() {
+        return Listener::Nobody;
+    }
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Listener::Unknown;
+    };
+    let mine = fds.flatten().any(|fd| {
+        fs::read_link(fd.path())
+            .is_ok_and(|target| sockets.iter().any(|s| target.as_os_str() == s.as_str()))
+    });
+    if mine {
+        Listener::Mine
+    } else {
+        Listener::Other
+    }
 }
 
 fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
@@ -373,6 +472,24 @@ mod tests {
     fn plugin_files_are_read_from_placeholders() {
         let yaml = "plugins:\n  - path: \"{{PLUGIN_DIR}}/liba.so\"\n  - { path: {{PLUGIN_DIR}}/libb.so }\n";
         assert_eq!(plugin_files(yaml), ["liba.so", "libb.so"]);
+    }
+
+    #[test]
+    fn a_listener_is_told_apart_from_another_process_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        if std::fs::metadata("/proc/net/tcp").is_err() {
+            assert_eq!(listener_on(std::process::id(), port), Listener::Unknown);
+            return;
+        }
+        assert_eq!(listener_on(std::process::id(), port), Listener::Mine);
+        if let Ok(mut other) = Command::new("sleep").arg("5").spawn() {
+            assert_eq!(listener_on(other.id(), port), Listener::Other);
+            let _ = other.kill();
+            let _ = other.wait();
+        }
+        drop(listener);
+        assert_eq!(listener_on(std::process::id(), port), Listener::Nobody);
     }
 
     #[test]

@@ -129,6 +129,8 @@ struct Shared {
     brokers: Mutex<HashMap<(String, String), BTreeSet<String>>>,
     log: CallLog,
     fault: Mutex<Fault>,
+    /// A fault for the next N calls (by arrival), before `fault` applies again.
+    next_faults: Mutex<(usize, Fault)>,
     delay: Mutex<Duration>,
 }
 
@@ -159,6 +161,7 @@ impl CedaloSim {
             brokers: Mutex::new(brokers),
             log: CallLog::new(config.echo_calls),
             fault: Mutex::default(),
+            next_faults: Mutex::new((0, Fault::None)),
             delay: Mutex::default(),
         });
         let app = Router::new()
@@ -223,6 +226,13 @@ impl CedaloSim {
         *self.shared.fault.lock() = fault;
     }
 
+    /// Makes the next `count` calls (in arrival order) misbehave with `fault`; later calls
+    /// get the fault set with [`CedaloSim::set_fault`] again (by default: none). Replaces
+    /// any count still pending; `count` 0 turns it off.
+    pub fn fail_next(&self, count: usize, fault: Fault) {
+        *self.shared.next_faults.lock() = (count, fault);
+    }
+
     /// Delays every answer (faults included) by `delay`; zero turns it off.
     pub fn set_delay(&self, delay: Duration) {
         *self.shared.delay.lock() = delay;
@@ -240,12 +250,20 @@ async fn handle(
         Err(_) => (Bytes::new(), false),
     };
     let index = sim.log.record(RecordedCall::new(&parts, &body));
+    // A one-off fault is claimed on arrival, so the first N calls to arrive get it.
+    let one_off = {
+        let mut next = sim.next_faults.lock();
+        (next.0 > 0).then(|| {
+            next.0 -= 1;
+            next.1
+        })
+    };
 
     let delay = *sim.delay.lock();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let fault = *sim.fault.lock();
+    let fault = one_off.unwrap_or_else(|| *sim.fault.lock());
     let response = match fault {
         Fault::HangUp => {
             sim.log.answered(index, None);

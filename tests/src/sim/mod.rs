@@ -13,9 +13,17 @@
 //! This module holds what every simulator shares: the call record, the fault switches and
 //! the serving thread. Each vendor's contract lives in its own submodule.
 
+pub mod alibaba;
 pub mod cedalo;
+pub mod iudx;
+pub mod nexus;
+pub mod privx;
 
+pub use alibaba::{AlibabaCall, AlibabaFault, AlibabaSim, AlibabaSimConfig};
 pub use cedalo::{CedaloSim, SimConfig};
+pub use iudx::{IudxSim, IudxSimConfig};
+pub use nexus::{NexusCanned, NexusSim, NexusSimConfig};
+pub use privx::{PrivxSim, PrivxSimConfig};
 
 use std::io;
 use std::net::SocketAddr;

@@ -270,6 +270,30 @@ fn internal_error_fault_answers_500_and_leaves_the_client_connected() {
 }
 
 #[test]
+fn fail_next_fails_only_that_many_calls_then_the_standing_fault_applies_again() {
+    let sim = sim_with(&["c"]);
+    let disconnect_c = || put(&sim, &path("c"), r#"{"clientId":"c"}"#);
+    sim.fail_next(2, Fault::InternalError);
+    assert_error(&disconnect_c(), 500, "INTERNAL_ERROR");
+    assert_error(&disconnect_c(), 500, "INTERNAL_ERROR");
+    assert!(sim.is_connected("c"));
+    assert_eq!(disconnect_c().status, 200);
+    assert!(!sim.is_connected("c"));
+
+    sim.set_fault(Fault::Garbage);
+    sim.fail_next(1, Fault::InternalError);
+    assert_error(&disconnect_c(), 500, "INTERNAL_ERROR");
+    let reply = disconnect_c();
+    assert_eq!(reply.status, 200);
+    assert!(reply.json.is_none(), "{reply:#?}");
+    let statuses: Vec<_> = sim.calls().iter().map(|c| c.status).collect();
+    assert_eq!(
+        statuses,
+        [Some(500), Some(500), Some(200), Some(500), Some(200)]
+    );
+}
+
+#[test]
 fn garbage_fault_answers_200_with_a_body_that_is_not_json() {
     let sim = sim_with(&["c"]);
     sim.set_fault(Fault::Garbage);

@@ -1,0 +1,228 @@
+//! Reading the vendor's answer to `CloseConnection` into a canonical outcome (the mapping
+//! table in the crate documentation).
+
+use serde_json::{Map, Value};
+use sever_plugin_sdk::prelude::*;
+
+/// `Retry-After` passed on with a throttling answer that carried none. Assumed: the
+/// vendor's API limits are per second, and its throttling answers have no such header.
+pub(crate) const DEFAULT_RETRY_AFTER: &str = "1";
+
+/// Exact error codes that mean the vendor refused Sever's credentials or permissions: the
+/// ones the vendors file confirms for this API and its gateway.
+/// `CheckAccountInfoFailed` (an STS token the service cannot read) and
+/// `MqttOwnerCheckError` (instance ownership) come from the vendor's error-code page and
+/// its notice on adjusted HTTP statuses.
+const UNAUTHORIZED_CODES: [&str; 7] = [
+    "InstancePermissionCheckFailed",
+    "PermissionCheckFailed",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId.NotFound",
+    "Forbidden.RAM",
+    "CheckAccountInfoFailed",
+    "MqttOwnerCheckError",
+];
+
+/// Code families of the gateway that also concern credentials (assumed from the gateway's
+/// common codes: disabled or unknown keys, expired STS tokens, RAM denials, a signature
+/// the gateway could not even read).
+const UNAUTHORIZED_PREFIXES: [&str; 5] = [
+    "InvalidAccessKeyId",
+    "InvalidSecurityToken",
+    "Forbidden",
+    "NoPermission",
+    "IncompleteSignature",
+];
+
+/// What a request was about, for the problem's `detail`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) instance_id: &'a str,
+    pub(crate) access_key_id: &'a str,
+}
+
+/// The members of the vendor's answer body that Sever reads (success and error bodies
+/// share them; `Code` is an integer 200 on success and a string on errors, though newer
+/// examples of the API family show `"200"` as a string too).
+#[derive(Debug, Default)]
+struct Body {
+    request_id: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+    success: Option<bool>,
+    recommend: Option<String>,
+}
+
+impl Body {
+    /// The body as the vendor's JSON object, or `None` when it is something else.
+    fn parse(bytes: &[u8]) -> Option<Body> {
+        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes) else {
+            return None;
+        };
+        let text = |name: &str| match object.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(Body {
+            request_id: text("RequestId"),
+            code: text("Code"),
+            message: text("Message"),
+            // A boolean in CloseConnection's documented example, a string ("true") in
+            // newer examples of the same API family: both are read.
+            success: match object.get("Success") {
+                Some(Value::Bool(b)) => Some(*b),
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+                _ => None,
+            },
+            recommend: text("Recommend"),
+        })
+    }
+}
+
+/// The canonical code for a vendor error `Code` (when there is one) and HTTP status. The
+/// code decides first, because a `Success: false` answer arrives with status 200.
+pub(crate) fn code_for(vendor_code: Option<&str>, status: u16) -> ProblemCode {
+    if let Some(code) = vendor_code {
+        // `SystemOverFlow` is the service's own throttling, answered with 403 since the
+        // vendor adjusted its statuses (500 before): the code decides, not the status.
+        if code.starts_with("Throttling") || code.ends_with("OverFlow") {
+            return ProblemCode::RateLimited;
+        }
+        if UNAUTHORIZED_CODES.contains(&code)
+            || UNAUTHORIZED_PREFIXES.iter().any(|p| code.starts_with(p))
+        {
+            return ProblemCode::UpstreamUnauthorized;
+        }
+        if code == "ApiNotSupport" {
+            // Not a missing target: the API is not offered on this instance or region.
+            return ProblemCode::UpstreamRejected;
+        }
+        if code.starts_with("InternalError") || code.starts_with("ServiceUnavailable") {
+            return ProblemCode::UpstreamError;
+        }
+    }
+    match status {
+        429 => ProblemCode::RateLimited,
+        401 | 403 => ProblemCode::UpstreamUnauthorized,
+        // Any other refusal, a 2xx with `Success: false` among them. A 404 is never
+        // `target_not_found` here: the vendor has no "no such client" answer.
+        200..=299 | 400..=499 => ProblemCode::UpstreamRejected,
+        _ => ProblemCode::UpstreamError,
+    }
+}
+
+/// The canonical step for the vendor's answer.
+pub(crate) fn answer(context: &Context<'_>, response: &VendorResponse<'_>) -> Step {
+    let Some(body) = Body::parse(response.body) else {
+        return Step::Fail(unreadable(response, "a body that is not the vendor's JSON"));
+    };
+    if (200..300).contains(&response.status) {
+        match body.success {
+            Some(true) => return Step::Done(done(response, &body)),
+            Some(false) => {}
+            // No `Success` but an error code: the gateway's error shape with a 2xx status.
+            None if body.code.as_deref().is_some_and(|c| c != "200") => {}
+            None => {
+                return Step::Fail(unreadable(response, "JSON that does not say `Success`"));
+            }
+        }
+    }
+    Step::Fail(failure(context, response, &body))
+}
+
+fn done(response: &VendorResponse<'_>, body: &Body) -> Success {
+    let mut vendor = vendor::vendor_map(response);
+    if let Some(id) = &body.request_id {
+        vendor.insert("request_id".into(), Value::from(id.as_str()));
+    }
+    Success {
+        outcome: Outcome::Done,
+        vendor,
+    }
+}
+
+fn failure(context: &Context<'_>, response: &VendorResponse<'_>, body: &Body) -> Problem {
+    let code = code_for(body.code.as_deref(), response.status);
+    let message = body
+        .message
+        .clone()
+        .unwrap_or_else(|| vendor::excerpt(response.body));
+    let vendor_code = body.code.as_deref().unwrap_or("(no code)");
+    let Context {
+        client_id,
+        instance_id,
+        access_key_id,
+    } = *context;
+    let detail = match code {
+        ProblemCode::UpstreamUnauthorized => format!(
+            "alibaba-mqtt: Alibaba Cloud refused AccessKeyId '{access_key_id}' for instance \
+             '{instance_id}': {vendor_code}: {message}"
+        ),
+        ProblemCode::RateLimited => {
+            format!("alibaba-mqtt: Alibaba Cloud throttled CloseConnection: {vendor_code}: {message}")
+        }
+        ProblemCode::UpstreamError => format!(
+            "alibaba-mqtt: Alibaba Cloud failed CloseConnection (HTTP {}): {vendor_code}: {message}",
+            response.status
+        ),
+        _ => format!(
+            "alibaba-mqtt: Alibaba Cloud refused CloseConnection of client '{client_id}' on \
+             instance '{instance_id}' (HTTP {}): {vendor_code}: {message}",
+            response.status
+        ),
+    };
+    let shown_message = (!message.is_empty()).then_some(message.as_str());
+    let mut problem = vendor::problem(code, response, body.code.as_deref(), shown_message, detail);
+    if let Some(vendor) = problem.vendor.as_mut() {
+        add_body_ids(vendor, body);
+    }
+    finish(problem, code)
+}
+
+/// A problem for an answer that is not the vendor's JSON (an HTML error page, a proxy's
+/// answer, a truncated body): `upstream_error`, unless the status itself says throttled.
+fn unreadable(response: &VendorResponse<'_>, what: &str) -> Problem {
+    let code = if response.status == 429 {
+        ProblemCode::RateLimited
+    } else {
+        ProblemCode::UpstreamError
+    };
+    let excerpt = vendor::excerpt(response.body);
+    let detail = format!(
+        "alibaba-mqtt: Alibaba Cloud answered HTTP {} with {what}: {excerpt}",
+        response.status
+    );
+    let shown = (!excerpt.is_empty()).then_some(excerpt.as_str());
+    finish(vendor::problem(code, response, None, shown, detail), code)
+}
+
+/// The vendor's own request id (from the body, where the vendor puts it) and its
+/// diagnosis link, next to status, code and message.
+fn add_body_ids(vendor: &mut Map<String, Value>, body: &Body) {
+    if let Some(id) = &body.request_id {
+        vendor.insert("request_id".into(), Value::from(id.as_str()));
+    }
+    if let Some(recommend) = &body.recommend {
+        vendor.insert("recommend".into(), Value::from(recommend.as_str()));
+    }
+}
+
+/// Marks a vendor failure (5xx, `InternalError`) retryable — the call is idempotent and
+/// re-signed on retry — but nothing else: a throttled call is not sent again at once. Gives
+/// a throttled caller a `Retry-After` even when the vendor sent none.
+fn finish(mut problem: Problem, code: ProblemCode) -> Problem {
+    let failed_code = problem
+        .vendor
+        .as_ref()
+        .and_then(|v| v.get("code"))
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.starts_with("InternalError") || c.starts_with("ServiceUnavailable"));
+    problem.retryable = code == ProblemCode::UpstreamError && (problem.retryable || failed_code);
+    if code == ProblemCode::RateLimited && problem.retry_after.is_none() {
+        problem.retry_after = Some(DEFAULT_RETRY_AFTER.to_owned());
+    }
+    problem
+}
