@@ -9,7 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use sever_tests::harness::http::{self, Reply};
 use sever_tests::harness::Sever;
-use sever_tests::sim::{Fault, NexusCanned, NexusSim, NexusSimConfig, RecordedCall};
+use sever_tests::sim::{Canned, Fault, NexusSim, NexusSimConfig, RecordedCall};
 
 const ONCALL: &str = "oncall-token-0b9e71";
 const BEARER: &str = "nx-bearer-9f1c2e";
@@ -257,11 +257,11 @@ fn wrong_credentials_and_a_missing_permission_are_upstream_unauthorized() {
 #[test]
 fn a_vendor_400_is_upstream_rejected_with_the_problem_kept() {
     let sim = sim(&[("azure-ad", "web-app")]);
-    sim.set_canned(Some(NexusCanned::problem(
+    sim.set_fault(Canned::new(
         400,
         "Bad Request",
         "Client 'web-app' is the connection's last enabled client.",
-    )));
+    ));
     let sever = start(&sim);
 
     let reply = unbind(&sever, "idp-bearer", "web-app", "azure-ad");
@@ -283,9 +283,7 @@ fn a_vendor_400_is_upstream_rejected_with_the_problem_kept() {
 #[test]
 fn a_vendor_429_is_rate_limited_with_its_retry_after() {
     let sim = sim(&[("azure-ad", "web-app")]);
-    sim.set_canned(Some(
-        NexusCanned::problem(429, "Too Many Requests", "Try again later.").retry_after("17"),
-    ));
+    sim.set_fault(Canned::new(429, "Too Many Requests", "Try again later.").retry_after("17"));
     let sever = start(&sim);
 
     let reply = unbind(&sever, "idp-bearer", "web-app", "azure-ad");

@@ -31,7 +31,8 @@
 //!    does);
 //! 8. `SignatureNonce` never seen — else 400 `SignatureNonceUsed` (a nonce is spent once the
 //!    signature checked out, whatever follows);
-//! 9. the vendor-side faults ([`AlibabaFault`] other than the transport ones) answer here;
+//! 9. the vendor-side faults answer here: [`Fault::InternalError`], and [`Fault::Answer`]
+//!    (e.g. an [`AlibabaFault`]);
 //! 10. `RegionId`, when sent and a region is configured, is that region — else 400
 //!     `InvalidRegionId`; the key may act on instances — else 400
 //!     `InstancePermissionCheckFailed`; the instance exists — else 400
@@ -42,27 +43,25 @@
 //! Transport faults (hang up, garbage) and the delay apply before any check. Every call is
 //! recorded twice: as it arrived ([`RecordedCall`], via `calls()`) and as the simulator read
 //! it ([`AlibabaCall`], via `requests()`: decoded parameters, signature verdict, answer).
+//!
+//! [`RecordedCall`]: super::RecordedCall
 
 mod answer;
 mod checks;
 mod rpc;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
+use axum::http::request::Parts;
+use axum::response::Response;
 use parking_lot::Mutex;
 
 use answer::Answer;
 
-use super::{CallLog, Fault, HangUp, RecordedCall, SimServer};
+use super::{Call, Canned, Fault, Serving, Sim, Vendor};
 
 pub use rpc::{decode_form, encode, parse_timestamp, sign, string_to_sign};
 
@@ -70,8 +69,6 @@ pub use rpc::{decode_form, encode, parse_timestamp, sign, string_to_sign};
 pub const VERSION: &str = "2020-04-20";
 /// How far a request's `Timestamp` may be from the simulator's clock.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
-/// Bodies larger than this are not read.
-const MAX_BODY_BYTES: usize = 1 << 20;
 const JSON_UTF8: &str = "application/json;charset=utf-8";
 /// Parameters the simulator accepts; every other name is refused.
 const COMMON: [&str; 9] = [
@@ -178,16 +175,10 @@ impl AlibabaSimConfig {
     }
 }
 
-/// A way for the simulated service to misbehave, settable while it runs. The shared
-/// [`Fault`]s convert into it: `InternalError` becomes the vendor's 500 `InternalError`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// ApsaraMQ's own errors, for `set_fault` and `fail_next`: each is a [`Fault::Answer`],
+/// answered once the call is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlibabaFault {
-    /// Follow the contract.
-    #[default]
-    None,
-    /// A shared fault: [`Fault::Garbage`] and [`Fault::HangUp`] apply before any check,
-    /// [`Fault::InternalError`] once the call is authenticated.
-    Common(Fault),
     /// 429 `Throttling.User`, with `Retry-After: <secs>` when given.
     Throttling { retry_after: Option<u32> },
     /// 404 `ApiNotSupport`: the API is not offered on this instance or region.
@@ -196,12 +187,26 @@ pub enum AlibabaFault {
     SuccessFalse(&'static str),
 }
 
-impl From<Fault> for AlibabaFault {
-    fn from(fault: Fault) -> Self {
-        match fault {
-            Fault::None => AlibabaFault::None,
-            other => AlibabaFault::Common(other),
-        }
+impl From<AlibabaFault> for Fault {
+    fn from(fault: AlibabaFault) -> Self {
+        let canned = match fault {
+            AlibabaFault::Throttling { retry_after } => {
+                let message = "Request was denied due to user flow control.";
+                let canned = Canned::new(429, "Throttling.User", message);
+                Canned {
+                    retry_after: retry_after.map(|secs| secs.to_string()),
+                    ..canned
+                }
+            }
+            AlibabaFault::ApiNotSupport => {
+                let message = "The specified API is not supported.";
+                Canned::new(404, "ApiNotSupport", message)
+            }
+            AlibabaFault::SuccessFalse(code) => {
+                Canned::new(200, code, format!("The operation failed ({code})."))
+            }
+        };
+        Fault::Answer(canned)
     }
 }
 
@@ -228,14 +233,12 @@ impl AlibabaCall {
 }
 
 /// A running simulator; stops (and closes its port) when dropped.
-#[derive(Debug)]
-pub struct AlibabaSim {
-    shared: Arc<Shared>,
-    server: SimServer,
-}
+pub type AlibabaSim = Sim<Alibaba>;
 
+/// What the simulated service knows: keys, instances and their clients, spent nonces, its
+/// clock, and how it read each call.
 #[derive(Debug)]
-struct Shared {
+pub struct Alibaba {
     /// AccessKeyId → (secret, may act on instances).
     keys: HashMap<String, (String, bool)>,
     security_token: Option<String>,
@@ -244,24 +247,22 @@ struct Shared {
     instances: Mutex<HashMap<String, BTreeSet<String>>>,
     nonces: Mutex<HashSet<String>>,
     clock_offset_secs: Mutex<i64>,
-    log: CallLog,
-    requests: Mutex<Vec<AlibabaCall>>,
-    fault: Mutex<AlibabaFault>,
-    next_faults: Mutex<(usize, AlibabaFault)>,
-    delay: Mutex<Duration>,
+    /// How the contract read each call, by its position in the call log.
+    read: Mutex<HashMap<usize, AlibabaCall>>,
     answers: AtomicU64,
 }
 
-impl AlibabaSim {
-    /// Starts a simulator; panics if it cannot listen (see [`AlibabaSim::try_start`]).
-    pub fn start(config: AlibabaSimConfig) -> Self {
-        let listen = config.listen;
-        Self::try_start(config)
-            .unwrap_or_else(|err| panic!("alibaba simulator cannot listen on {listen}: {err}"))
-    }
+impl Vendor for Alibaba {
+    const NAME: &'static str = "alibaba";
+    const GARBAGE: (&'static str, &'static str) = (
+        "text/html; charset=utf-8",
+        "<html><body>ApsaraMQ gateway (not really)</body>",
+    );
+    const ERRORS_AFTER_AUTH: bool = true;
+    type Config = AlibabaSimConfig;
+    type Switch = ();
 
-    /// Starts a simulator, or says why it cannot listen.
-    pub fn try_start(config: AlibabaSimConfig) -> io::Result<Self> {
+    fn new(config: AlibabaSimConfig) -> (Self, Serving) {
         let mut keys = HashMap::new();
         for (id, secret) in &config.unpermitted_keys {
             keys.insert(id.clone(), (secret.clone(), false));
@@ -280,7 +281,7 @@ impl AlibabaSim {
             .iter()
             .map(|(id, clients)| (id.clone(), clients.iter().cloned().collect()))
             .collect();
-        let shared = Arc::new(Shared {
+        let alibaba = Alibaba {
             keys,
             security_token: config.security_token,
             region_id: config.region_id,
@@ -288,170 +289,97 @@ impl AlibabaSim {
             instances: Mutex::new(instances),
             nonces: Mutex::default(),
             clock_offset_secs: Mutex::new(config.clock_offset_secs),
-            log: CallLog::new(config.echo_calls),
-            requests: Mutex::default(),
-            fault: Mutex::default(),
-            next_faults: Mutex::new((0, AlibabaFault::None)),
-            delay: Mutex::default(),
+            read: Mutex::default(),
             answers: AtomicU64::new(0),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
-        let server = SimServer::start(config.listen, "alibaba", app)?;
-        Ok(Self { shared, server })
+        };
+        let serving = Serving {
+            listen: config.listen,
+            echo_calls: config.echo_calls,
+        };
+        (alibaba, serving)
     }
 
-    /// The base URL to configure as the backend's `url`, e.g. `http://127.0.0.1:40123`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+    fn internal_error(&self, _: &Parts) -> Canned {
+        let message = "An error occurred while processing your request. Try again later.";
+        Canned::new(500, "InternalError", message)
     }
 
-    /// The address the simulator listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+    fn refuse(&self, error: &Canned, _: &Parts) -> Response {
+        self.respond(Answer::from(error.clone()))
     }
 
-    /// Every call received so far, as it arrived, in arrival order.
-    pub fn calls(&self) -> Vec<RecordedCall> {
-        self.shared.log.snapshot()
+    fn serve(&self, call: Call<'_>) -> Response {
+        let mut read = AlibabaCall::default();
+        let answer = self.close_connection(call.parts, call.body, call.error, &mut read);
+        read.code = Some(answer.code.clone());
+        self.read.lock().insert(call.index, read);
+        self.respond(answer)
     }
 
+    /// Forgets how the calls were read too (not the spent nonces).
+    fn calls_cleared(&self) {
+        self.read.lock().clear();
+    }
+}
+
+impl Sim<Alibaba> {
     /// Every call received so far, as the simulator read it, in arrival order.
     pub fn requests(&self) -> Vec<AlibabaCall> {
-        self.shared.requests.lock().clone()
-    }
-
-    /// Forgets the calls received so far (not the spent nonces).
-    pub fn clear_calls(&self) {
-        self.shared.log.clear();
-        self.shared.requests.lock().clear();
+        let calls = self.calls();
+        let read = self.vendor().read.lock();
+        let requests = calls.into_iter().enumerate().map(|(index, call)| {
+            let read = read.get(&index).cloned().unwrap_or_default();
+            AlibabaCall {
+                method: call.method,
+                status: call.status,
+                ..read
+            }
+        });
+        requests.collect()
     }
 
     /// Connects a client to the first instance.
     pub fn connect_client(&self, id: &str) {
-        let instance = self.shared.default_instance.clone();
+        let instance = self.vendor().default_instance.clone();
         self.connect_client_to(&instance, id);
     }
 
     /// Connects a client to an instance, creating the instance if it is not known yet.
     pub fn connect_client_to(&self, instance_id: &str, id: &str) {
-        let mut instances = self.shared.instances.lock();
+        let mut instances = self.vendor().instances.lock();
         let clients = instances.entry(instance_id.to_owned()).or_default();
         clients.insert(id.to_owned());
     }
 
     /// Whether a client is connected to the first instance.
     pub fn is_connected(&self, id: &str) -> bool {
-        let instances = self.shared.instances.lock();
+        let instances = self.vendor().instances.lock();
         instances
-            .get(&self.shared.default_instance)
+            .get(&self.vendor().default_instance)
             .is_some_and(|clients| clients.contains(id))
     }
 
     /// The clients connected to the first instance, sorted.
     pub fn connected_clients(&self) -> Vec<String> {
-        let instances = self.shared.instances.lock();
+        let instances = self.vendor().instances.lock();
         instances
-            .get(&self.shared.default_instance)
+            .get(&self.vendor().default_instance)
             .map(|clients| clients.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Makes the simulator misbehave (or behave again with [`AlibabaFault::None`]).
-    pub fn set_fault(&self, fault: impl Into<AlibabaFault>) {
-        *self.shared.fault.lock() = fault.into();
-    }
-
-    /// Makes the next `count` calls (in arrival order) misbehave with `fault`; later calls
-    /// get the fault set with [`AlibabaSim::set_fault`] again. `count` 0 turns it off.
-    pub fn fail_next(&self, count: usize, fault: impl Into<AlibabaFault>) {
-        *self.shared.next_faults.lock() = (count, fault.into());
-    }
-
-    /// Delays every answer (faults included) by `delay`; zero turns it off.
-    pub fn set_delay(&self, delay: Duration) {
-        *self.shared.delay.lock() = delay;
-    }
-
     /// Runs the simulator's clock `secs` ahead of the host's (behind when negative).
     pub fn set_clock_offset(&self, secs: i64) {
-        *self.shared.clock_offset_secs.lock() = secs;
+        *self.vendor().clock_offset_secs.lock() = secs;
     }
 
     /// The simulator's clock: seconds since the Unix epoch.
     pub fn now(&self) -> i64 {
-        self.shared.now()
+        self.vendor().now()
     }
 }
 
-async fn handle(
-    State(sim): State<Arc<Shared>>,
-    Extension(hang_up): Extension<HangUp>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .unwrap_or_default();
-    let index = sim.log.record(RecordedCall::new(&parts, &body));
-    let slot = {
-        let mut requests = sim.requests.lock();
-        requests.push(AlibabaCall {
-            method: parts.method.as_str().to_owned(),
-            ..AlibabaCall::default()
-        });
-        requests.len() - 1
-    };
-    // A one-off fault is claimed on arrival, so the first N calls to arrive get it.
-    let one_off = {
-        let mut next = sim.next_faults.lock();
-        (next.0 > 0).then(|| {
-            next.0 -= 1;
-            next.1
-        })
-    };
-    let delay = *sim.delay.lock();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let fault = one_off.unwrap_or_else(|| *sim.fault.lock());
-    let (response, code) = match fault {
-        AlibabaFault::Common(Fault::HangUp) => {
-            sim.log.answered(index, None);
-            return hang_up.now().await;
-        }
-        AlibabaFault::Common(Fault::Garbage) => (
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                "<html><body>ApsaraMQ gateway (not really)</body>",
-            )
-                .into_response(),
-            None,
-        ),
-        _ => {
-            let mut call = AlibabaCall::default();
-            let answer = sim.close_connection(&parts, &body, fault, &mut call);
-            let code = answer.code.clone();
-            let response = sim.respond(answer);
-            if let Some(entry) = sim.requests.lock().get_mut(slot) {
-                entry.params = call.params;
-                entry.signature_valid = call.signature_valid;
-            }
-            (response, Some(code))
-        }
-    };
-    let status = response.status().as_u16();
-    sim.log.answered(index, Some(status));
-    if let Some(entry) = sim.requests.lock().get_mut(slot) {
-        entry.status = Some(status);
-        entry.code = code;
-    }
-    response
-}
-
-impl Shared {
+impl Alibaba {
     fn now(&self) -> i64 {
         let host = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -28,29 +28,22 @@
 //!    (a different message from 5, so tests can tell a wrong config from a gone client).
 //!
 //! A successful disconnect removes the client from the broker's registry. Faults
-//! ([`Fault`]) and the delay apply before any of these checks and leave the state alone.
+//! ([`Fault`](super::Fault)) and the delay apply before any of these checks and leave the
+//! state alone.
 //! Assumed, as in the adapter: the `{client}` segment and `clientId` both carry the MQTT
 //! client id. Only the header carries the token here (Cedalo also accepts `?token=`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
 use axum::http::{header, request::Parts, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use parking_lot::Mutex;
-use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
-use super::{CallLog, Fault, HangUp, RecordedCall, SimServer};
-
-/// Bodies larger than this are not read (Cedalo's own limit is not documented).
-const MAX_BODY_BYTES: usize = 1 << 20;
+use super::calls::{credentials, decode_segment, media_type};
+use super::{Call, Canned, Serving, Sim, Vendor};
 
 /// What the simulated Management Center knows when it starts.
 #[derive(Debug, Clone)]
@@ -114,36 +107,28 @@ impl SimConfig {
 }
 
 /// A running Cedalo simulator; stops (and closes its port) when dropped.
-#[derive(Debug)]
-pub struct CedaloSim {
-    shared: Arc<Shared>,
-    server: SimServer,
-}
+pub type CedaloSim = Sim<Cedalo>;
 
+/// What the simulated Management Center knows: tokens, brokers and their clients.
 #[derive(Debug)]
-struct Shared {
+pub struct Cedalo {
     token: String,
     forbidden_tokens: Vec<String>,
     default_broker: (String, String),
     /// (project, broker) → connected client ids.
     brokers: Mutex<HashMap<(String, String), BTreeSet<String>>>,
-    log: CallLog,
-    fault: Mutex<Fault>,
-    /// A fault for the next N calls (by arrival), before `fault` applies again.
-    next_faults: Mutex<(usize, Fault)>,
-    delay: Mutex<Duration>,
 }
 
-impl CedaloSim {
-    /// Starts a simulator; panics if it cannot listen (use [`CedaloSim::try_start`] to handle that).
-    pub fn start(config: SimConfig) -> Self {
-        let listen = config.listen;
-        Self::try_start(config)
-            .unwrap_or_else(|err| panic!("cedalo simulator cannot listen on {listen}: {err}"))
-    }
+impl Vendor for Cedalo {
+    const NAME: &'static str = "cedalo";
+    const GARBAGE: (&'static str, &'static str) = (
+        "text/html; charset=utf-8",
+        "<html><body>502 Bad Gateway (not really)</body>",
+    );
+    type Config = SimConfig;
+    type Switch = ();
 
-    /// Starts a simulator, or says why it cannot listen.
-    pub fn try_start(config: SimConfig) -> io::Result<Self> {
+    fn new(config: SimConfig) -> (Self, Serving) {
         let default_broker = config
             .brokers
             .first()
@@ -154,146 +139,79 @@ impl CedaloSim {
             .iter()
             .map(|(p, b, clients)| ((p.clone(), b.clone()), clients.iter().cloned().collect()))
             .collect();
-        let shared = Arc::new(Shared {
+        let cedalo = Cedalo {
             token: config.token,
             forbidden_tokens: config.forbidden_tokens,
             default_broker,
             brokers: Mutex::new(brokers),
-            log: CallLog::new(config.echo_calls),
-            fault: Mutex::default(),
-            next_faults: Mutex::new((0, Fault::None)),
-            delay: Mutex::default(),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
-        let server = SimServer::start(config.listen, "cedalo", app)?;
-        Ok(Self { shared, server })
+        };
+        let serving = Serving {
+            listen: config.listen,
+            echo_calls: config.echo_calls,
+        };
+        (cedalo, serving)
     }
 
-    /// The base URL to configure as the backend's `url`, e.g. `http://127.0.0.1:40123`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+    fn internal_error(&self, _: &Parts) -> Canned {
+        Canned::new(500, "INTERNAL_ERROR", "Simulated internal server error")
     }
 
-    /// The address the simulator listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+    fn refuse(&self, error: &Canned, _: &Parts) -> Response {
+        let (code, message) = (error.code.clone(), error.message.clone());
+        VendorError::new(error.status_code(), code, message).into_response()
     }
 
-    /// Every call received so far, in arrival order.
-    pub fn calls(&self) -> Vec<RecordedCall> {
-        self.shared.log.snapshot()
+    fn unreadable(&self) -> Option<Canned> {
+        Some(Canned::new(
+            400,
+            "BAD_REQUEST",
+            "request body could not be read",
+        ))
     }
 
-    /// Forgets the calls received so far.
-    pub fn clear_calls(&self) {
-        self.shared.log.clear();
+    fn serve(&self, call: Call<'_>) -> Response {
+        match self.disconnect(call.parts, call.body) {
+            Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, JSON_UTF8)], "{}").into_response(),
+            Err(error) => error.into_response(),
+        }
     }
+}
 
+impl Sim<Cedalo> {
     /// Connects a client to the first configured broker.
     pub fn connect_client(&self, id: &str) {
-        let (project, broker) = self.shared.default_broker.clone();
+        let (project, broker) = self.vendor().default_broker.clone();
         self.connect_client_to(&project, &broker, id);
     }
 
     /// Connects a client to a broker, creating the broker if it is not known yet.
     pub fn connect_client_to(&self, project: &str, broker: &str, id: &str) {
-        let mut brokers = self.shared.brokers.lock();
+        let mut brokers = self.vendor().brokers.lock();
         let key = (project.to_owned(), broker.to_owned());
         brokers.entry(key).or_default().insert(id.to_owned());
     }
 
     /// Whether a client is connected to the first configured broker.
     pub fn is_connected(&self, id: &str) -> bool {
-        let brokers = self.shared.brokers.lock();
+        let cedalo = self.vendor();
+        let brokers = cedalo.brokers.lock();
         brokers
-            .get(&self.shared.default_broker)
+            .get(&cedalo.default_broker)
             .is_some_and(|clients| clients.contains(id))
     }
 
     /// The clients connected to the first configured broker, sorted.
     pub fn connected_clients(&self) -> Vec<String> {
-        let brokers = self.shared.brokers.lock();
+        let cedalo = self.vendor();
+        let brokers = cedalo.brokers.lock();
         brokers
-            .get(&self.shared.default_broker)
+            .get(&cedalo.default_broker)
             .map(|clients| clients.iter().cloned().collect())
             .unwrap_or_default()
     }
-
-    /// Makes the simulator misbehave (or behave again with [`Fault::None`]).
-    pub fn set_fault(&self, fault: Fault) {
-        *self.shared.fault.lock() = fault;
-    }
-
-    /// Makes the next `count` calls (in arrival order) misbehave with `fault`; later calls
-    /// get the fault set with [`CedaloSim::set_fault`] again (by default: none). Replaces
-    /// any count still pending; `count` 0 turns it off.
-    pub fn fail_next(&self, count: usize, fault: Fault) {
-        *self.shared.next_faults.lock() = (count, fault);
-    }
-
-    /// Delays every answer (faults included) by `delay`; zero turns it off.
-    pub fn set_delay(&self, delay: Duration) {
-        *self.shared.delay.lock() = delay;
-    }
 }
 
-async fn handle(
-    State(sim): State<Arc<Shared>>,
-    Extension(hang_up): Extension<HangUp>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let (body, body_readable) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => (body, true),
-        Err(_) => (Bytes::new(), false),
-    };
-    let index = sim.log.record(RecordedCall::new(&parts, &body));
-    // A one-off fault is claimed on arrival, so the first N calls to arrive get it.
-    let one_off = {
-        let mut next = sim.next_faults.lock();
-        (next.0 > 0).then(|| {
-            next.0 -= 1;
-            next.1
-        })
-    };
-
-    let delay = *sim.delay.lock();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let fault = one_off.unwrap_or_else(|| *sim.fault.lock());
-    let response = match fault {
-        Fault::HangUp => {
-            sim.log.answered(index, None);
-            return hang_up.now().await;
-        }
-        Fault::InternalError => VendorError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "Simulated internal server error",
-        )
-        .into_response(),
-        Fault::Garbage => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            "<html><body>502 Bad Gateway (not really)</body>",
-        )
-            .into_response(),
-        Fault::None if !body_readable => {
-            VendorError::bad_request("request body could not be read").into_response()
-        }
-        Fault::None => match sim.disconnect(&parts, &body) {
-            Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, JSON_UTF8)], "{}").into_response(),
-            Err(error) => error.into_response(),
-        },
-    };
-    sim.log.answered(index, Some(response.status().as_u16()));
-    response
-}
-
-impl Shared {
+impl Cedalo {
     /// Applies the contract's checks in order (see the module documentation) and, when all
     /// pass, disconnects the client.
     fn disconnect(&self, parts: &Parts, body: &[u8]) -> Result<(), VendorError> {
@@ -318,9 +236,11 @@ impl Shared {
             ));
         }
         self.authorize(&parts.headers)?;
-        let (Some(project), Some(broker), Some(client)) =
-            (decode(project), decode(broker), decode(client))
-        else {
+        let (Some(project), Some(broker), Some(client)) = (
+            decode_segment(project),
+            decode_segment(broker),
+            decode_segment(client),
+        ) else {
             return Err(VendorError::bad_request(
                 "path segments must be percent-encoded UTF-8",
             ));
@@ -343,12 +263,11 @@ impl Shared {
     fn authorize(&self, headers: &HeaderMap) -> Result<(), VendorError> {
         let unauthorized =
             |message: &str| VendorError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("Missing authorization"))?;
-        let token = match value.to_str().unwrap_or_default().split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
-            _ => return Err(unauthorized("Authorization must be a bearer token")),
+        if !headers.contains_key(header::AUTHORIZATION) {
+            return Err(unauthorized("Missing authorization"));
+        }
+        let Some(token) = credentials(headers, "bearer") else {
+            return Err(unauthorized("Authorization must be a bearer token"));
         };
         if self.forbidden_tokens.iter().any(|t| t == token) {
             return Err(VendorError::new(
@@ -366,12 +285,7 @@ impl Shared {
 
 /// Checks the content type and that the body is exactly `{"clientId": "<client>"}`.
 fn check_body(headers: &HeaderMap, body: &[u8], client: &str) -> Result<(), VendorError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
-    if !media_type.eq_ignore_ascii_case("application/json") {
+    if !media_type(headers).eq_ignore_ascii_case("application/json") {
         return Err(VendorError::bad_request(
             "Content-Type must be application/json",
         ));
@@ -399,28 +313,25 @@ fn check_body(headers: &HeaderMap, body: &[u8], client: &str) -> Result<(), Vend
     }
 }
 
-fn decode(segment: &str) -> Option<String> {
-    percent_decode_str(segment)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
-}
-
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 /// An error answer in Cedalo's documented shape: `{"message", "code", "status"}`.
 #[derive(Debug)]
 struct VendorError {
     status: StatusCode,
-    code: &'static str,
+    code: Cow<'static, str>,
     message: String,
 }
 
 impl VendorError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
         }
     }

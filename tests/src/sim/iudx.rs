@@ -31,28 +31,20 @@
 //!
 //! Then the binding (exchange → queue, routing key `topic`) is removed and the answer is
 //! 200; unbinding a binding that does not exist also answers 200 (as RabbitMQ does).
-//! Faults and the delay apply before any check; [`Fault::InternalError`] answers the 500
-//! with the raw newline. Registering an entity creates its queues and exchanges.
+//! Faults and the delay apply before any check; [`Fault::InternalError`](super::Fault)
+//! answers the 500 with the raw newline. Registering an entity creates its queues and
+//! exchanges.
 
 mod contract;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use parking_lot::Mutex;
 
-use super::{CallLog, Fault, HangUp, RecordedCall, SimServer};
-
-/// Bodies larger than this are not read (unbind takes none).
-const MAX_BODY_BYTES: usize = 1 << 16;
+use super::{Call, Canned, Serving, Sim, Vendor};
 
 /// The message types (exchange suffixes) of every entity.
 pub const MESSAGE_TYPES: [&str; 4] = ["public", "protected", "private", "diagnostics"];
@@ -172,137 +164,72 @@ fn user(apikey: &str, autonomous: bool) -> IudxUser {
 }
 
 /// A running iudx simulator; stops (and closes its port) when dropped.
-#[derive(Debug)]
-pub struct IudxSim {
-    shared: Arc<Shared>,
-    server: SimServer,
-}
+pub type IudxSim = Sim<Iudx>;
 
+/// What the simulated middleware knows: ids, the broker's exchanges, queues and bindings,
+/// and the ACL.
 #[derive(Debug)]
-struct Shared {
+pub struct Iudx {
     users: BTreeMap<String, IudxUser>,
     exchanges: BTreeSet<String>,
     queues: BTreeSet<String>,
     acl: BTreeSet<IudxBinding>,
     bindings: Mutex<BTreeSet<IudxBinding>>,
-    log: CallLog,
-    fault: Mutex<Fault>,
-    next_faults: Mutex<(usize, Fault)>,
-    delay: Mutex<Duration>,
 }
 
-impl IudxSim {
-    /// Starts a simulator; panics if it cannot listen.
-    pub fn start(config: IudxSimConfig) -> Self {
-        let listen = config.listen;
-        Self::try_start(config)
-            .unwrap_or_else(|err| panic!("iudx simulator cannot listen on {listen}: {err}"))
-    }
+impl Vendor for Iudx {
+    const NAME: &'static str = "iudx";
+    /// Unbind takes no body.
+    const MAX_BODY_BYTES: usize = 1 << 16;
+    const GARBAGE: (&'static str, &'static str) =
+        ("text/html", "<html><body>IUDX catalog</body></html>");
+    type Config = IudxSimConfig;
+    type Switch = ();
 
-    /// Starts a simulator, or says why it cannot listen.
-    pub fn try_start(config: IudxSimConfig) -> io::Result<Self> {
-        let shared = Arc::new(Shared {
+    fn new(config: IudxSimConfig) -> (Self, Serving) {
+        let iudx = Iudx {
             users: config.users,
             exchanges: config.exchanges,
             queues: config.queues,
             acl: config.acl,
             bindings: Mutex::new(config.bindings),
-            log: CallLog::new(config.echo_calls),
-            fault: Mutex::default(),
-            next_faults: Mutex::new((0, Fault::None)),
-            delay: Mutex::default(),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
-        let server = SimServer::start(config.listen, "iudx", app)?;
-        Ok(Self { shared, server })
+        };
+        let serving = Serving {
+            listen: config.listen,
+            echo_calls: config.echo_calls,
+        };
+        (iudx, serving)
     }
 
-    /// The base URL to configure as the backend's `url`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+    fn internal_error(&self, parts: &Parts) -> Canned {
+        unbind_failed(&parts.headers)
     }
 
-    /// Every call received so far, in arrival order.
-    pub fn calls(&self) -> Vec<RecordedCall> {
-        self.shared.log.snapshot()
+    fn refuse(&self, error: &Canned, _: &Parts) -> Response {
+        Answer::from(error.clone()).into_response()
     }
 
-    /// Forgets the calls received so far.
-    pub fn clear_calls(&self) {
-        self.shared.log.clear();
-    }
-
-    /// Whether the broker has this binding.
-    pub fn has_binding(&self, exchange: &str, queue: &str, topic: &str) -> bool {
-        let binding = IudxBinding::new(exchange, queue, topic);
-        self.shared.bindings.lock().contains(&binding)
-    }
-
-    /// Every binding on the broker, sorted.
-    pub fn bindings(&self) -> Vec<IudxBinding> {
-        self.shared.bindings.lock().iter().cloned().collect()
-    }
-
-    /// Makes the simulator misbehave (or behave again with [`Fault::None`]).
-    pub fn set_fault(&self, fault: Fault) {
-        *self.shared.fault.lock() = fault;
-    }
-
-    /// Makes the next `count` calls misbehave with `fault`, then the standing fault applies.
-    pub fn fail_next(&self, count: usize, fault: Fault) {
-        *self.shared.next_faults.lock() = (count, fault);
-    }
-
-    /// Delays every answer by `delay`; zero turns it off.
-    pub fn set_delay(&self, delay: Duration) {
-        *self.shared.delay.lock() = delay;
-    }
-}
-
-async fn handle(
-    State(sim): State<Arc<Shared>>,
-    Extension(hang_up): Extension<HangUp>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .unwrap_or_else(|_| Bytes::new());
-    let index = sim.log.record(RecordedCall::new(&parts, &body));
-    let one_off = {
-        let mut next = sim.next_faults.lock();
-        (next.0 > 0).then(|| {
-            next.0 -= 1;
-            next.1
-        })
-    };
-    let delay = *sim.delay.lock();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let response = match one_off.unwrap_or_else(|| *sim.fault.lock()) {
-        Fault::HangUp => {
-            sim.log.answered(index, None);
-            return hang_up.now().await;
-        }
-        Fault::InternalError => unbind_failed(&parts.headers).into_response(),
-        Fault::Garbage => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html")],
-            "<html><body>IUDX catalog</body></html>",
-        )
-            .into_response(),
-        Fault::None => match sim.unbind(&parts) {
+    fn serve(&self, call: Call<'_>) -> Response {
+        match self.unbind(call.parts) {
             Ok(()) => {
                 (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")]).into_response()
             }
             Err(answer) => answer.into_response(),
-        },
-    };
-    sim.log.answered(index, Some(response.status().as_u16()));
-    response
+        }
+    }
+}
+
+impl Sim<Iudx> {
+    /// Whether the broker has this binding.
+    pub fn has_binding(&self, exchange: &str, queue: &str, topic: &str) -> bool {
+        let binding = IudxBinding::new(exchange, queue, topic);
+        self.vendor().bindings.lock().contains(&binding)
+    }
+
+    /// Every binding on the broker, sorted.
+    pub fn bindings(&self) -> Vec<IudxBinding> {
+        self.vendor().bindings.lock().iter().cloned().collect()
+    }
 }
 
 /// How corinthian answers a failed call.
@@ -340,20 +267,27 @@ impl Answer {
     }
 }
 
-/// corinthian's 500 when the broker refuses the unbind: a raw newline ends the message,
-/// inside the JSON string (so the body is not valid JSON).
-fn unbind_failed(headers: &HeaderMap) -> Answer {
+impl From<Canned> for Answer {
+    fn from(error: Canned) -> Self {
+        Answer::Error(error.status_code(), error.message)
+    }
+}
+
+/// corinthian's 500 for the unbind these headers ask for ([`Fault::InternalError`]).
+///
+/// [`Fault::InternalError`]: super::Fault::InternalError
+fn unbind_failed(headers: &HeaderMap) -> Canned {
     let get = |name: &str| contract::header(headers, name).unwrap_or_default();
     let queue = contract::header(headers, "from").unwrap_or_else(|| get("id"));
     let exchange = format!("{}.{}", get("to"), get("message-type"));
     failed(&exchange, &queue, &get("topic"))
 }
 
-fn failed(exchange: &str, queue: &str, topic: &str) -> Answer {
-    Answer::Error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("unbind failed e={{{exchange}}} q={{{queue}}} t={{{topic}}}\n"),
-    )
+/// corinthian's 500 when the broker refuses the unbind: a raw newline ends the message,
+/// inside the JSON string (so the body is not valid JSON).
+fn failed(exchange: &str, queue: &str, topic: &str) -> Canned {
+    let message = format!("unbind failed e={{{exchange}}} q={{{queue}}} t={{{topic}}}\n");
+    Canned::new(500, "", message)
 }
 
 #[cfg(test)]

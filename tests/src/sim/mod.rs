@@ -10,258 +10,273 @@
 //! switches ([`Fault`], delays) turn it into a broken vendor at runtime. Dropping a
 //! simulator stops it and closes its port (in-flight connections are cut).
 //!
-//! This module holds what every simulator shares: the call record, the fault switches and
-//! the serving thread. Each vendor's contract lives in its own submodule.
+//! This module holds what every simulator shares: [`Sim`], which serves a [`Vendor`]'s
+//! contract and state with the shared plumbing — the call record (`calls.rs`), the fault
+//! switches and the delay (`faults.rs`), hang-ups and the serving thread (`server.rs`) — and
+//! gives every simulator its `start`, `url`, `calls`, `clear_calls`, `set_fault`,
+//! `fail_next` and `set_delay`. Each vendor's contract and state live in its own submodule,
+//! and its simulator is `Sim<ThatVendor>` (e.g. [`CedaloSim`] is `Sim<Cedalo>`).
 
 pub mod alibaba;
+mod calls;
 pub mod cedalo;
+mod faults;
 pub mod iudx;
 pub mod nexus;
 pub mod privx;
+mod server;
 
 pub use alibaba::{AlibabaCall, AlibabaFault, AlibabaSim, AlibabaSimConfig};
+pub use calls::RecordedCall;
 pub use cedalo::{CedaloSim, SimConfig};
+pub use faults::{Canned, Fault};
 pub use iudx::{IudxSim, IudxSimConfig};
-pub use nexus::{NexusCanned, NexusSim, NexusSimConfig};
+pub use nexus::{NexusSim, NexusSimConfig};
 pub use privx::{PrivxSim, PrivxSimConfig};
 
+use std::fmt::Debug;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::request::Parts;
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::http::{header, request::Parts, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
-use parking_lot::Mutex;
-use percent_encoding::percent_decode_str;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, Notify};
+use parking_lot::{Mutex, MutexGuard};
 
-/// One HTTP request as the simulator received it, and what it answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedCall {
-    /// The request method, e.g. `PUT`.
-    pub method: String,
-    /// The path exactly as it arrived on the wire, still percent-encoded, without the query.
-    pub raw_path: String,
-    /// The query string as it arrived (without `?`), if there was one.
-    pub query: Option<String>,
-    /// The raw path split on `/` (before decoding, so `%2F` stays inside its segment), each
-    /// segment then percent-decoded (lossily, should it not be UTF-8). The leading empty
-    /// segment is dropped: `/api/x%2Fy` gives `["api", "x/y"]`.
-    pub segments: Vec<String>,
-    /// Every header in arrival order, names lowercased.
-    pub headers: Vec<(String, String)>,
-    /// The body as text (lossily decoded should it not be UTF-8).
-    pub body: String,
-    /// The status the simulator answered; `None` when it sent no answer (it hung up, or the
-    /// caller went away while the answer was being delayed).
-    pub status: Option<u16>,
+use calls::CallLog;
+use faults::Switches;
+use server::{HangUp, SimServer};
+
+/// One vendor's contract and state, which [`Sim`] serves with the shared plumbing: it reads
+/// and records every call, applies the fault switches and the delay, hangs up or answers
+/// garbage, and hands the rest to the vendor.
+pub trait Vendor: Debug + Send + Sync + Sized + 'static {
+    /// Names the simulator (its thread, the panic when it cannot listen).
+    const NAME: &'static str;
+    /// Bodies larger than this are not read.
+    const MAX_BODY_BYTES: usize = 1 << 20;
+    /// What [`Fault::Garbage`] answers `200 OK` with: a content type and a body that is not
+    /// JSON.
+    const GARBAGE: (&'static str, &'static str);
+    /// Whether a fault's vendor error ([`Fault::InternalError`], [`Fault::Answer`]) is handed
+    /// to [`Vendor::serve`], which answers it once the call is authenticated; by default it
+    /// is answered before any check.
+    const ERRORS_AFTER_AUTH: bool = false;
+
+    /// What the simulator is started with.
+    type Config;
+    /// Which set of fault switches governs a call: `()` for one set for every call.
+    type Switch: Switch;
+
+    /// The state `config` describes, and where and how to serve it.
+    fn new(config: Self::Config) -> (Self, Serving);
+    /// The vendor's answer to [`Fault::InternalError`].
+    fn internal_error(&self, parts: &Parts) -> Canned;
+    /// Writes a vendor error in the vendor's error shape.
+    fn refuse(&self, error: &Canned, parts: &Parts) -> Response;
+    /// The vendor error for a body that could not be read; `None` serves it as empty.
+    fn unreadable(&self) -> Option<Canned> {
+        None
+    }
+    /// Follows the contract for a call no fault answered first.
+    fn serve(&self, call: Call<'_>) -> Response;
+    /// Forgets what the vendor noted about calls, when the call log is cleared.
+    fn calls_cleared(&self) {}
 }
 
-impl RecordedCall {
-    /// Records a request from its head and its (already read) body.
-    pub(crate) fn new(parts: &Parts, body: &Bytes) -> Self {
-        let raw_path = parts.uri.path().to_owned();
-        let segments = raw_path
-            .split('/')
-            .skip(1)
-            .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
-            .collect();
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_ascii_lowercase(), value)
-            })
-            .collect();
-        Self {
-            method: parts.method.as_str().to_owned(),
-            raw_path,
-            query: parts.uri.query().map(str::to_owned),
-            segments,
-            headers,
-            body: String::from_utf8_lossy(body).into_owned(),
-            status: None,
-        }
+/// Keys a simulator's sets of fault switches.
+pub trait Switch: Copy + Send + 'static {
+    /// How many sets there are.
+    const COUNT: usize;
+    /// The set that governs a call; `None`: no fault and no delay apply to it.
+    fn of(parts: &Parts) -> Option<Self>;
+    /// The set's position, below [`Switch::COUNT`].
+    fn index(self) -> usize;
+}
+
+/// One set for every call.
+impl Switch for () {
+    const COUNT: usize = 1;
+
+    fn of(_: &Parts) -> Option<Self> {
+        Some(())
     }
 
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body parsed as JSON, if it is JSON.
-    pub fn json_body(&self) -> Option<serde_json::Value> {
-        serde_json::from_str(&self.body).ok()
+    fn index(self) -> usize {
+        0
     }
 }
 
-/// A way for the simulated vendor to misbehave, settable while it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Fault {
-    /// Follow the vendor's contract.
-    #[default]
-    None,
-    /// Answer every request with the vendor's 500 error.
-    InternalError,
-    /// Answer every request `200 OK` with a body that is not JSON.
-    Garbage,
-    /// Read the request, then close the connection without answering.
-    HangUp,
+/// Where and how a simulator serves.
+#[derive(Debug, Clone, Copy)]
+pub struct Serving {
+    /// Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Print one line per answered call to stdout (`METHOD PATH -> STATUS`).
+    pub echo_calls: bool,
 }
 
-/// The calls a simulator received, in arrival order.
-#[derive(Debug, Default)]
-pub(crate) struct CallLog {
-    calls: Mutex<Vec<RecordedCall>>,
-    echo: bool,
-}
-
-impl CallLog {
-    /// A log that also prints one line per answered call to stdout when `echo` is set.
-    pub(crate) fn new(echo: bool) -> Self {
-        Self {
-            calls: Mutex::default(),
-            echo,
-        }
-    }
-
-    /// Appends a call (not yet answered) and returns its index.
-    pub(crate) fn record(&self, call: RecordedCall) -> usize {
-        let mut calls = self.calls.lock();
-        calls.push(call);
-        calls.len() - 1
-    }
-
-    /// Notes the status answered to call `index` (`None`: hung up without answering).
-    pub(crate) fn answered(&self, index: usize, status: Option<u16>) {
-        let mut calls = self.calls.lock();
-        let Some(call) = calls.get_mut(index) else {
-            return; // the log was cleared meanwhile
-        };
-        call.status = status;
-        if self.echo {
-            let answer = status.map_or_else(|| "hung up".to_owned(), |s| s.to_string());
-            let path = match &call.query {
-                Some(query) => format!("{}?{query}", call.raw_path),
-                None => call.raw_path.clone(),
-            };
-            println!("{} {path} -> {answer}", call.method);
-        }
-    }
-
-    pub(crate) fn snapshot(&self) -> Vec<RecordedCall> {
-        self.calls.lock().clone()
-    }
-
-    pub(crate) fn clear(&self) {
-        self.calls.lock().clear();
-    }
-}
-
-/// Lets a handler drop its connection without answering. The serving loop puts one into
-/// every request's extensions; it is per connection, so kept-alive connections work too.
-#[derive(Debug, Clone)]
-pub(crate) struct HangUp(Arc<Notify>);
-
-impl HangUp {
-    /// Closes this request's connection; the returned future never completes (the
-    /// connection, and this handler with it, are dropped first).
-    pub(crate) async fn now(&self) -> Response {
-        self.0.notify_one();
-        std::future::pending().await
-    }
-}
-
-/// An axum app served on a current-thread tokio runtime in a background thread.
+/// A call as [`Vendor::serve`] gets it.
 #[derive(Debug)]
-pub(crate) struct SimServer {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+pub struct Call<'a> {
+    pub parts: &'a Parts,
+    /// The body (empty if it could not be read).
+    pub body: &'a [u8],
+    /// The vendor error a fault asks for, with [`Vendor::ERRORS_AFTER_AUTH`].
+    pub error: Option<Canned>,
+    /// The call's position in [`Sim::calls`].
+    pub index: usize,
 }
 
-impl SimServer {
-    /// Binds `listen` (port 0: any free port) and serves `app` until dropped.
-    pub(crate) fn start(listen: SocketAddr, name: &str, app: Router) -> io::Result<Self> {
-        let listener = std::net::TcpListener::bind(listen)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("{name}-sim"))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(err) => {
-                            eprintln!("simulator: cannot serve on {addr}: {err}");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        () = accept_loop(listener, app) => {}
-                        _ = stop => {}
-                    }
-                });
-                // Dropping the runtime here cancels every connection task: sockets close.
-            })?;
-        Ok(Self {
-            addr,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+/// A running simulator of one vendor; stops (and closes its port) when dropped.
+#[derive(Debug)]
+pub struct Sim<V: Vendor> {
+    core: Arc<Core<V>>,
+    server: SimServer,
+}
+
+/// What the serving thread shares with the [`Sim`].
+#[derive(Debug)]
+struct Core<V> {
+    vendor: V,
+    log: CallLog,
+    switches: Vec<Mutex<Switches>>,
+}
+
+impl<V: Vendor> Sim<V> {
+    /// Starts a simulator; panics if it cannot listen (see [`Sim::try_start`]).
+    pub fn start(config: V::Config) -> Self {
+        let (vendor, serving) = V::new(config);
+        Self::serve(vendor, serving).unwrap_or_else(|err| {
+            let listen = serving.listen;
+            panic!("{} simulator cannot listen on {listen}: {err}", V::NAME)
         })
     }
 
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+    /// Starts a simulator, or says why it cannot listen.
+    pub fn try_start(config: V::Config) -> io::Result<Self> {
+        let (vendor, serving) = V::new(config);
+        Self::serve(vendor, serving)
+    }
+
+    fn serve(vendor: V, serving: Serving) -> io::Result<Self> {
+        let core = Arc::new(Core {
+            vendor,
+            log: CallLog::new(serving.echo_calls),
+            switches: (0..V::Switch::COUNT).map(|_| Mutex::default()).collect(),
+        });
+        let app = Router::new()
+            .fallback(handle::<V>)
+            .with_state(Arc::clone(&core));
+        let server = SimServer::start(serving.listen, V::NAME, app)?;
+        Ok(Self { core, server })
+    }
+
+    /// The base URL to configure as the backend's `url`, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    /// The address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Every call received so far, as it arrived, in arrival order.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.core.log.snapshot()
+    }
+
+    /// Forgets the calls received so far.
+    pub fn clear_calls(&self) {
+        self.core.log.clear();
+        self.core.vendor.calls_cleared();
+    }
+
+    /// The vendor's state.
+    fn vendor(&self) -> &V {
+        &self.core.vendor
+    }
+
+    /// The fault switches of the calls `key` governs.
+    fn switches(&self, key: V::Switch) -> MutexGuard<'_, Switches> {
+        self.core.switches[key.index()].lock()
     }
 }
 
-impl Drop for SimServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+impl<V: Vendor<Switch = ()>> Sim<V> {
+    /// Makes the simulator misbehave (or behave again with [`Fault::None`]).
+    pub fn set_fault(&self, fault: impl Into<Fault>) {
+        self.switches(()).set(fault.into());
+    }
+
+    /// Makes the next `count` calls (in arrival order) misbehave with `fault`; later calls
+    /// get the fault set with `set_fault` again (by default: none). Replaces any count still
+    /// pending; `count` 0 turns it off.
+    pub fn fail_next(&self, count: usize, fault: impl Into<Fault>) {
+        self.switches(()).fail_next(count, fault.into());
+    }
+
+    /// Delays every answer (faults included) by `delay`; zero turns it off.
+    pub fn set_delay(&self, delay: Duration) {
+        self.switches(()).set_delay(delay);
     }
 }
 
-async fn accept_loop(listener: TcpListener, app: Router) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, app.clone()));
-            }
-            // Out of descriptors or a connection reset before accept: try again shortly.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
+/// Serves one call: records it, applies the fault switches and the delay, then answers the
+/// fault or hands the call to the vendor.
+async fn handle<V: Vendor>(
+    State(core): State<Arc<Core<V>>>,
+    Extension(hang_up): Extension<HangUp>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, V::MAX_BODY_BYTES).await.ok();
+    let recorded = RecordedCall::new(&parts, body.as_ref().unwrap_or(&Bytes::new()));
+    let index = core.log.record(recorded);
+    let switches = V::Switch::of(&parts).map(|key| &core.switches[key.index()]);
+    let (one_off, delay) = switches.map_or((None, Duration::ZERO), |s| s.lock().claim());
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
+    let standing = || switches.map(|s| s.lock().standing()).unwrap_or_default();
+    let error = match one_off.unwrap_or_else(standing) {
+        Fault::HangUp => {
+            core.log.answered(index, None);
+            return hang_up.now().await;
+        }
+        Fault::Garbage => {
+            let (content_type, text) = V::GARBAGE;
+            let garbage = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text);
+            return core.answered(index, garbage.into_response());
+        }
+        Fault::InternalError => Some(core.vendor.internal_error(&parts)),
+        Fault::Answer(canned) => Some(canned),
+        Fault::None if body.is_none() => core.vendor.unreadable(),
+        Fault::None => None,
+    };
+    let response = match error {
+        Some(error) if !V::ERRORS_AFTER_AUTH => {
+            error.headers_onto(core.vendor.refuse(&error, &parts))
+        }
+        error => core.vendor.serve(Call {
+            parts: &parts,
+            body: body.as_deref().unwrap_or_default(),
+            error,
+            index,
+        }),
+    };
+    core.answered(index, response)
 }
 
-/// Serves one connection over HTTP/1.1 until the peer closes it or a handler hangs up.
-async fn serve_connection(stream: TcpStream, app: Router) {
-    let hang_up = HangUp(Arc::new(Notify::new()));
-    let service = TowerToHyperService::new(app.layer(Extension(hang_up.clone())));
-    let connection =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        _ = connection => {}
-        () = hang_up.0.notified() => {} // dropping `connection` closes the socket unanswered
+impl<V> Core<V> {
+    /// Notes the status answered to call `index` and passes the answer on.
+    fn answered(&self, index: usize, response: Response) -> Response {
+        self.log.answered(index, Some(response.status().as_u16()));
+        response
     }
 }

@@ -31,28 +31,20 @@
 //!
 //! Then the client's flag on that connection is set to `enabled` and the answer is 204;
 //! disabling a client that is already disabled answers 204 again (idempotent, assumed).
-//! Faults, the canned answer and the delay apply before any check and leave state alone.
+//! Faults (a [`Canned`] answer is written as a problem, its code as the title) and the delay
+//! apply before any check and leave state alone.
 
 mod contract;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use parking_lot::Mutex;
 use serde_json::json;
 
-use super::{CallLog, Fault, HangUp, RecordedCall, SimServer};
-
-/// Bodies larger than this are not read.
-const MAX_BODY_BYTES: usize = 1 << 20;
+use super::{Call, Canned, Serving, Sim, Vendor};
 
 /// The permission the operation requires (or [`WRITE_ALL`]).
 pub const WRITE: &str = "client.write";
@@ -203,205 +195,85 @@ impl NexusSimConfig {
     }
 }
 
-/// An answer the simulator gives instead of following the contract (a 400 or 429 the
-/// vendor may send), as an RFC 7807 problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NexusCanned {
-    pub status: u16,
-    pub title: String,
-    pub detail: String,
-    pub retry_after: Option<String>,
-}
-
-impl NexusCanned {
-    /// A problem answer with this status, title and detail.
-    pub fn problem(status: u16, title: &str, detail: &str) -> Self {
-        Self {
-            status,
-            title: title.to_owned(),
-            detail: detail.to_owned(),
-            retry_after: None,
-        }
-    }
-
-    /// Adds a `Retry-After` header.
-    pub fn retry_after(mut self, value: &str) -> Self {
-        self.retry_after = Some(value.to_owned());
-        self
-    }
-}
-
 /// A running Nexus simulator; stops (and closes its port) when dropped.
-#[derive(Debug)]
-pub struct NexusSim {
-    shared: Arc<Shared>,
-    server: SimServer,
-}
+pub type NexusSim = Sim<Nexus>;
 
+/// What the simulated Nexus knows: the accepted credentials and the tenants.
 #[derive(Debug)]
-struct Shared {
+pub struct Nexus {
     application_token_header: String,
     logins: Vec<NexusLogin>,
     default_tenant: String,
     tenants: Mutex<BTreeMap<String, NexusTenant>>,
-    log: CallLog,
-    fault: Mutex<Fault>,
-    next_faults: Mutex<(usize, Fault)>,
-    canned: Mutex<Option<NexusCanned>>,
-    delay: Mutex<Duration>,
 }
 
-impl NexusSim {
-    /// Starts a simulator; panics if it cannot listen.
-    pub fn start(config: NexusSimConfig) -> Self {
-        let listen = config.listen;
-        Self::try_start(config)
-            .unwrap_or_else(|err| panic!("nexus simulator cannot listen on {listen}: {err}"))
-    }
+impl Vendor for Nexus {
+    const NAME: &'static str = "nexus";
+    const GARBAGE: (&'static str, &'static str) = (
+        "text/html; charset=utf-8",
+        "<html><body>Nexus sign-in</body></html>",
+    );
+    type Config = NexusSimConfig;
+    type Switch = ();
 
-    /// Starts a simulator, or says why it cannot listen.
-    pub fn try_start(config: NexusSimConfig) -> io::Result<Self> {
-        let shared = Arc::new(Shared {
+    fn new(config: NexusSimConfig) -> (Self, Serving) {
+        let nexus = Nexus {
             application_token_header: config.application_token_header,
             logins: config.logins,
             default_tenant: config.default_tenant,
             tenants: Mutex::new(config.tenants),
-            log: CallLog::new(config.echo_calls),
-            fault: Mutex::default(),
-            next_faults: Mutex::new((0, Fault::None)),
-            canned: Mutex::default(),
-            delay: Mutex::default(),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
-        let server = SimServer::start(config.listen, "nexus", app)?;
-        Ok(Self { shared, server })
+        };
+        let serving = Serving {
+            listen: config.listen,
+            echo_calls: config.echo_calls,
+        };
+        (nexus, serving)
     }
 
-    /// The base URL to configure as the backend's `url`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+    fn internal_error(&self, _: &Parts) -> Canned {
+        let title = "An error occurred while processing your request.";
+        Canned::new(500, title, "Simulated internal server error")
     }
 
-    /// Every call received so far, in arrival order.
-    pub fn calls(&self) -> Vec<RecordedCall> {
-        self.shared.log.snapshot()
+    fn refuse(&self, error: &Canned, parts: &Parts) -> Response {
+        let status = error.status_code();
+        problem(status, &error.code, &error.message, parts.uri.path())
     }
 
-    /// Forgets the calls received so far.
-    pub fn clear_calls(&self) {
-        self.shared.log.clear();
+    fn unreadable(&self) -> Option<Canned> {
+        let detail = "The request body could not be read.";
+        Some(Canned::new(400, "Bad Request", detail))
     }
 
+    fn serve(&self, call: Call<'_>) -> Response {
+        match self.update(call.parts, call.body) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(answer) => answer.into_response(call.parts.uri.path()),
+        }
+    }
+}
+
+impl Sim<Nexus> {
     /// Whether `client` is enabled on `connection` of the default tenant.
     pub fn is_enabled(&self, connection: &str, client: &str) -> bool {
-        let tenants = self.shared.tenants.lock();
+        let nexus = self.vendor();
+        let tenants = nexus.tenants.lock();
         tenants
-            .get(&self.shared.default_tenant)
+            .get(&nexus.default_tenant)
             .and_then(|t| t.connections.get(connection))
             .is_some_and(|enabled| enabled.contains(client))
     }
 
     /// The clients enabled on `connection` of the default tenant, sorted.
     pub fn enabled_clients(&self, connection: &str) -> Vec<String> {
-        let tenants = self.shared.tenants.lock();
+        let nexus = self.vendor();
+        let tenants = nexus.tenants.lock();
         tenants
-            .get(&self.shared.default_tenant)
+            .get(&nexus.default_tenant)
             .and_then(|t| t.connections.get(connection))
             .map(|enabled| enabled.iter().cloned().collect())
             .unwrap_or_default()
     }
-
-    /// Makes the simulator misbehave (or behave again with [`Fault::None`]).
-    pub fn set_fault(&self, fault: Fault) {
-        *self.shared.fault.lock() = fault;
-    }
-
-    /// Makes the next `count` calls misbehave with `fault`, then the standing fault applies.
-    pub fn fail_next(&self, count: usize, fault: Fault) {
-        *self.shared.next_faults.lock() = (count, fault);
-    }
-
-    /// Answers every call with this problem (`None`: follow the contract again).
-    pub fn set_canned(&self, canned: Option<NexusCanned>) {
-        *self.shared.canned.lock() = canned;
-    }
-
-    /// Delays every answer by `delay`; zero turns it off.
-    pub fn set_delay(&self, delay: Duration) {
-        *self.shared.delay.lock() = delay;
-    }
-}
-
-async fn handle(
-    State(sim): State<Arc<Shared>>,
-    Extension(hang_up): Extension<HangUp>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let (body, readable) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => (body, true),
-        Err(_) => (Bytes::new(), false),
-    };
-    let index = sim.log.record(RecordedCall::new(&parts, &body));
-    let one_off = {
-        let mut next = sim.next_faults.lock();
-        (next.0 > 0).then(|| {
-            next.0 -= 1;
-            next.1
-        })
-    };
-    let delay = *sim.delay.lock();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let instance = parts.uri.path().to_owned();
-    let canned = sim.canned.lock().clone();
-    let response = match one_off.unwrap_or_else(|| *sim.fault.lock()) {
-        Fault::HangUp => {
-            sim.log.answered(index, None);
-            return hang_up.now().await;
-        }
-        Fault::InternalError => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An error occurred while processing your request.",
-            "Simulated internal server error",
-            &instance,
-        ),
-        Fault::Garbage => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            "<html><body>Nexus sign-in</body></html>",
-        )
-            .into_response(),
-        Fault::None => match canned {
-            Some(canned) => {
-                let status = StatusCode::from_u16(canned.status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response = problem(status, &canned.title, &canned.detail, &instance);
-                if let Some(value) = canned
-                    .retry_after
-                    .and_then(|v| HeaderValue::from_str(&v).ok())
-                {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-                response
-            }
-            None if !readable => problem(
-                StatusCode::BAD_REQUEST,
-                "Bad Request",
-                "The request body could not be read.",
-                &instance,
-            ),
-            None => match sim.update(&parts, &body) {
-                Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                Err(answer) => answer.into_response(&instance),
-            },
-        },
-    };
-    sim.log.answered(index, Some(response.status().as_u16()));
-    response
 }
 
 /// An RFC 7807 problem answer, shaped like ASP.NET Core's `ProblemDetails`.

@@ -31,35 +31,29 @@
 //! 200 again. Any other path is 404.
 //!
 //! Faults ([`Fault`], 503 `MAX_LOAD`, delays) are set per [`Endpoint`], apply before the
-//! checks, and leave the state alone. Assumed (PrivX does not document it): a non-UUID id
-//! is a 400 `VALUE_INCORRECT_FORMAT`, an unknown target a 404 `GENERAL_ERROR`.
+//! checks, and leave the state alone; calls to other paths get none. Assumed (PrivX does
+//! not document it): a non-UUID id is a 400 `VALUE_INCORRECT_FORMAT`, an unknown target a
+//! 404 `GENERAL_ERROR`.
 
 mod contract;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use parking_lot::Mutex;
 
-use super::{CallLog, Fault, HangUp, RecordedCall, SimServer};
+use super::{Call, Canned, Fault, RecordedCall, Serving, Sim, Switch, Vendor};
 use contract::PrivxError;
 
 /// The token endpoint's path.
 pub const TOKEN_PATH: &str = "/auth/api/v1/oauth/token";
 /// The prefix of the terminate paths.
 pub const TERMINATE_PREFIX: &str = "/connection-manager/api/v1/terminate/";
-
-const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Which endpoint a fault or delay applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +62,25 @@ pub enum Endpoint {
     Token,
     /// `POST /connection-manager/api/v1/terminate/…`.
     Terminate,
+}
+
+impl Switch for Endpoint {
+    const COUNT: usize = 2;
+
+    fn of(parts: &Parts) -> Option<Self> {
+        let path = parts.uri.path();
+        if path == TOKEN_PATH {
+            Some(Endpoint::Token)
+        } else if path.starts_with(TERMINATE_PREFIX) {
+            Some(Endpoint::Terminate)
+        } else {
+            None
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// What the simulated PrivX knows when it starts.
@@ -135,48 +148,14 @@ struct Connection {
     flagged: bool,
 }
 
-/// One way of misbehaving.
-#[derive(Debug, Clone, Copy)]
-enum Misbehaviour {
-    Fault(Fault),
-    /// 503 with error code `MAX_LOAD`.
-    MaxLoad,
-}
-
-/// How one endpoint misbehaves.
-#[derive(Debug, Clone, Copy)]
-struct Faults {
-    fault: Fault,
-    overloaded: bool,
-    /// The next N calls to this endpoint misbehave so.
-    next: (usize, Misbehaviour),
-    delay: Duration,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Self {
-            fault: Fault::None,
-            overloaded: false,
-            next: (0, Misbehaviour::Fault(Fault::None)),
-            delay: Duration::ZERO,
-        }
-    }
-}
-
 /// A running PrivX simulator; stops (and closes its port) when dropped.
-#[derive(Debug)]
-pub struct PrivxSim {
-    shared: Arc<Shared>,
-    server: SimServer,
-}
+pub type PrivxSim = Sim<Privx>;
 
+/// What the simulated PrivX knows and has issued, and its clients' credentials.
 #[derive(Debug)]
-struct Shared {
+pub struct Privx {
     config: PrivxSimConfig,
     state: Mutex<Registry>,
-    log: CallLog,
-    faults: Mutex<[Faults; 2]>,
 }
 
 /// What the simulated PrivX knows and has issued.
@@ -192,54 +171,64 @@ struct Registry {
     forbidden: bool,
 }
 
-impl PrivxSim {
-    /// Starts a simulator; panics if it cannot listen.
-    pub fn start(config: PrivxSimConfig) -> Self {
-        let listen = config.listen;
-        Self::try_start(config)
-            .unwrap_or_else(|err| panic!("privx simulator cannot listen on {listen}: {err}"))
-    }
+impl Vendor for Privx {
+    const NAME: &'static str = "privx";
+    const GARBAGE: (&'static str, &'static str) = (
+        "text/html; charset=utf-8",
+        "<html><body>Welcome to nginx (not really)</body></html>",
+    );
+    type Config = PrivxSimConfig;
+    type Switch = Endpoint;
 
-    /// Starts a simulator, or says why it cannot listen.
-    pub fn try_start(config: PrivxSimConfig) -> io::Result<Self> {
+    fn new(config: PrivxSimConfig) -> (Self, Serving) {
         let mut state = Registry {
             users: config.users.clone(),
             hosts: config.hosts.clone(),
             ..Registry::default()
         };
         for (id, (user, host)) in &config.connections {
-            state.users.insert(user.clone());
-            state.hosts.insert(host.clone());
-            let connection = Connection {
-                user: user.clone(),
-                host: host.clone(),
-                flagged: false,
-            };
-            state.connections.insert(id.clone(), connection);
+            state.connect(id, user, host);
         }
-        let shared = Arc::new(Shared {
-            log: CallLog::new(config.echo_calls),
-            config,
-            state: Mutex::new(state),
-            faults: Mutex::default(),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
-        let server = SimServer::start(shared.config.listen, "privx", app)?;
-        Ok(Self { shared, server })
+        let serving = Serving {
+            listen: config.listen,
+            echo_calls: config.echo_calls,
+        };
+        let state = Mutex::new(state);
+        (Privx { config, state }, serving)
     }
 
-    /// The base URL to configure as the backend's `url`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+    fn internal_error(&self, _: &Parts) -> Canned {
+        Canned::new(500, "GENERAL_ERROR", "Simulated internal server error")
     }
 
-    /// Every call received so far, in arrival order.
-    pub fn calls(&self) -> Vec<RecordedCall> {
-        self.shared.log.snapshot()
+    fn refuse(&self, error: &Canned, _: &Parts) -> Response {
+        let code = error.code.clone();
+        PrivxError::new(error.status_code(), code, &error.message).into_response()
     }
 
+    fn unreadable(&self) -> Option<Canned> {
+        let message = "request body could not be read";
+        Some(Canned::new(400, "INVALID_REQUEST_DATA", message))
+    }
+
+    fn serve(&self, call: Call<'_>) -> Response {
+        match Endpoint::of(call.parts) {
+            Some(Endpoint::Token) => self.token(call.parts, call.body),
+            Some(Endpoint::Terminate) => self.terminate(call.parts, call.body),
+            None => {
+                let path = call.parts.uri.path();
+                PrivxError::not_found(format!("no route for {path}")).into_response()
+            }
+        }
+    }
+}
+
+/// PrivX's answer when it is overloaded: 503 `MAX_LOAD`.
+fn max_load() -> Fault {
+    Canned::new(503, "MAX_LOAD", "Service is under maximum load").into()
+}
+
+impl Sim<Privx> {
     /// The calls to the token endpoint.
     pub fn token_calls(&self) -> Vec<RecordedCall> {
         let calls = self.calls().into_iter();
@@ -254,158 +243,78 @@ impl PrivxSim {
             .collect()
     }
 
-    /// Forgets the calls received so far.
-    pub fn clear_calls(&self) {
-        self.shared.log.clear();
-    }
-
     /// Every access token issued so far, in order (valid or not).
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.shared.state.lock().issued.clone()
+        self.vendor().state.lock().issued.clone()
     }
 
     /// Revokes every token issued so far: they answer 401 from now on.
     pub fn revoke_all_tokens(&self) {
-        self.shared.state.lock().tokens.clear();
+        self.vendor().state.lock().tokens.clear();
     }
 
     /// Whether the API client lacks the terminate scope (terminate answers 403).
     pub fn set_forbidden(&self, forbidden: bool) {
-        self.shared.state.lock().forbidden = forbidden;
+        self.vendor().state.lock().forbidden = forbidden;
     }
 
     /// Adds a live connection.
     pub fn connect(&self, id: &str, user: &str, host: &str) {
-        let mut state = self.shared.state.lock();
-        state.users.insert(user.to_owned());
-        state.hosts.insert(host.to_owned());
-        let connection = Connection {
-            user: user.to_owned(),
-            host: host.to_owned(),
-            flagged: false,
-        };
-        state.connections.insert(id.to_owned(), connection);
+        self.vendor().state.lock().connect(id, user, host);
     }
 
     /// Whether a connection was flagged for termination.
     pub fn is_flagged(&self, id: &str) -> bool {
-        let state = self.shared.state.lock();
+        let state = self.vendor().state.lock();
         state.connections.get(id).is_some_and(|c| c.flagged)
     }
 
     /// The flagged connections, sorted.
     pub fn flagged_connections(&self) -> Vec<String> {
-        let state = self.shared.state.lock();
+        let state = self.vendor().state.lock();
         let flagged = state.connections.iter().filter(|(_, c)| c.flagged);
         flagged.map(|(id, _)| id.clone()).collect()
     }
 
-    fn faults(&self, endpoint: Endpoint, change: impl FnOnce(&mut Faults)) {
-        change(&mut self.shared.faults.lock()[endpoint as usize]);
-    }
-
     /// Makes every call to `endpoint` misbehave (or behave again with [`Fault::None`]).
     pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
-        self.faults(endpoint, |f| f.fault = fault);
+        self.switches(endpoint).set(fault);
     }
 
-    /// Makes every call to `endpoint` answer 503 `MAX_LOAD` (or not).
+    /// Makes every call to `endpoint` answer 503 `MAX_LOAD` (or follow the contract again):
+    /// its standing fault.
     pub fn set_overloaded(&self, endpoint: Endpoint, overloaded: bool) {
-        self.faults(endpoint, |f| f.overloaded = overloaded);
+        let fault = if overloaded { max_load() } else { Fault::None };
+        self.switches(endpoint).set(fault);
     }
 
     /// Makes the next `count` calls to `endpoint` misbehave with `fault`, before the
-    /// persistent settings apply again. Replaces any count still pending.
+    /// standing fault applies again. Replaces any count still pending.
     pub fn fail_next(&self, endpoint: Endpoint, count: usize, fault: Fault) {
-        self.faults(endpoint, |f| f.next = (count, Misbehaviour::Fault(fault)));
+        self.switches(endpoint).fail_next(count, fault);
     }
 
     /// Makes the next `count` calls to `endpoint` answer 503 `MAX_LOAD`.
     pub fn overload_next(&self, endpoint: Endpoint, count: usize) {
-        self.faults(endpoint, |f| f.next = (count, Misbehaviour::MaxLoad));
+        self.switches(endpoint).fail_next(count, max_load());
     }
 
     /// Delays every answer of `endpoint` (faults included); zero turns it off.
     pub fn set_delay(&self, endpoint: Endpoint, delay: Duration) {
-        self.faults(endpoint, |f| f.delay = delay);
+        self.switches(endpoint).set_delay(delay);
     }
 }
 
-async fn handle(
-    State(sim): State<Arc<Shared>>,
-    Extension(hang_up): Extension<HangUp>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let (body, readable) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => (body, true),
-        Err(_) => (Bytes::new(), false),
-    };
-    let index = sim.log.record(RecordedCall::new(&parts, &body));
-    let path = parts.uri.path();
-    let endpoint = if path == TOKEN_PATH {
-        Some(Endpoint::Token)
-    } else if path.starts_with(TERMINATE_PREFIX) {
-        Some(Endpoint::Terminate)
-    } else {
-        None
-    };
-    // Claimed on arrival, so the first N calls to arrive get a one-off fault.
-    let (misbehaviour, delay) = match endpoint {
-        Some(endpoint) => {
-            let mut faults = sim.faults.lock();
-            let faults = &mut faults[endpoint as usize];
-            let persistent = if faults.overloaded {
-                Misbehaviour::MaxLoad
-            } else {
-                Misbehaviour::Fault(faults.fault)
-            };
-            let chosen = if faults.next.0 > 0 {
-                faults.next.0 -= 1;
-                faults.next.1
-            } else {
-                persistent
-            };
-            (chosen, faults.delay)
-        }
-        None => (Misbehaviour::Fault(Fault::None), Duration::ZERO),
-    };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+impl Registry {
+    /// Adds a live connection of `user` to `host`.
+    fn connect(&mut self, id: &str, user: &str, host: &str) {
+        self.users.insert(user.to_owned());
+        self.hosts.insert(host.to_owned());
+        let connection = Connection {
+            user: user.to_owned(),
+            host: host.to_owned(),
+            flagged: false,
+        };
+        self.connections.insert(id.to_owned(), connection);
     }
-    let response = match misbehaviour {
-        Misbehaviour::Fault(Fault::HangUp) => {
-            sim.log.answered(index, None);
-            return hang_up.now().await;
-        }
-        Misbehaviour::MaxLoad => PrivxError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "MAX_LOAD",
-            "Service is under maximum load",
-        )
-        .into_response(),
-        Misbehaviour::Fault(Fault::InternalError) => PrivxError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "GENERAL_ERROR",
-            "Simulated internal server error",
-        )
-        .into_response(),
-        Misbehaviour::Fault(Fault::Garbage) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            "<html><body>Welcome to nginx (not really)</body></html>",
-        )
-            .into_response(),
-        Misbehaviour::Fault(Fault::None) if !readable => {
-            PrivxError::bad_request("INVALID_REQUEST_DATA", "request body could not be read")
-                .into_response()
-        }
-        Misbehaviour::Fault(Fault::None) => match endpoint {
-            Some(Endpoint::Token) => sim.token(&parts, &body),
-            Some(Endpoint::Terminate) => sim.terminate(&parts, &body),
-            None => PrivxError::not_found(format!("no route for {path}")).into_response(),
-        },
-    };
-    sim.log.answered(index, Some(response.status().as_u16()));
-    response
 }

@@ -5,7 +5,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
-use super::{Shared, JSON_UTF8};
+use super::{Alibaba, JSON_UTF8};
+use crate::sim::Canned;
 
 /// The simulator's answer before it is written out.
 #[derive(Debug)]
@@ -15,7 +16,7 @@ pub(super) struct Answer {
     pub(super) message: String,
     /// `Some(false)` for a `Success: false` body; `None` for the error shape.
     pub(super) success: Option<bool>,
-    pub(super) retry_after: Option<u32>,
+    pub(super) retry_after: Option<String>,
 }
 
 impl Answer {
@@ -44,7 +45,21 @@ impl Answer {
     }
 }
 
-impl Shared {
+impl From<Canned> for Answer {
+    /// The vendor's error shape; a 200 is written as `Success: false`.
+    fn from(error: Canned) -> Self {
+        let status = error.status_code();
+        Self {
+            status,
+            code: error.code,
+            message: error.message,
+            success: (status == StatusCode::OK).then_some(false),
+            retry_after: error.retry_after,
+        }
+    }
+}
+
+impl Alibaba {
     pub(super) fn respond(&self, answer: Answer) -> Response {
         let n = self.answers.fetch_add(1, Ordering::Relaxed) + 1;
         let request_id = format!("{n:08X}-51A1-4D0C-9E5B-{:012X}", n * 7919);
@@ -79,8 +94,9 @@ impl Shared {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             headers.insert("x-acs-request-id", value);
         }
-        if let Some(secs) = answer.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        let retry_after = answer.retry_after.as_deref();
+        if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(header::RETRY_AFTER, value);
         }
         response
     }

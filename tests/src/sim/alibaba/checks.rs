@@ -2,23 +2,25 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::{header, request::Parts, Method, StatusCode};
+use axum::http::{request::Parts, Method, StatusCode};
 
 use super::rpc;
-use super::{AlibabaCall, AlibabaFault, Answer, Shared, COMMON, MAX_SKEW_SECS, OPTIONAL, VERSION};
-use crate::sim::Fault;
+use super::{Alibaba, AlibabaCall, Answer, COMMON, MAX_SKEW_SECS, OPTIONAL, VERSION};
+use crate::sim::calls::media_type;
+use crate::sim::Canned;
 
-impl Shared {
-    /// Runs every check on one call and, when all pass, closes the connection. Fills
-    /// `call` with what it read as it goes.
+impl Alibaba {
+    /// Runs every check on one call and, when all pass, closes the connection; `error` (a
+    /// fault's) answers once the call is authenticated. Fills `call` with what it read as it
+    /// goes.
     pub(super) fn close_connection(
         &self,
         parts: &Parts,
         body: &[u8],
-        fault: AlibabaFault,
+        error: Option<Canned>,
         call: &mut AlibabaCall,
     ) -> Answer {
-        match self.check(parts, body, fault, call) {
+        match self.check(parts, body, error, call) {
             Ok(answer) | Err(answer) => answer,
         }
     }
@@ -27,7 +29,7 @@ impl Shared {
         &self,
         parts: &Parts,
         body: &[u8],
-        fault: AlibabaFault,
+        error: Option<Canned>,
         call: &mut AlibabaCall,
     ) -> Result<Answer, Answer> {
         if parts.uri.path() != "/" {
@@ -125,7 +127,9 @@ impl Shared {
             ));
         }
 
-        vendor_fault(fault)?;
+        if let Some(error) = error {
+            return Err(Answer::from(error));
+        }
         if let (Some(region), Some(sent)) = (&self.region_id, params.get("RegionId")) {
             if region != sent {
                 return Err(Answer::bad_request(
@@ -175,14 +179,8 @@ impl Shared {
 fn parameters(parts: &Parts, body: &[u8]) -> Result<BTreeMap<String, String>, Answer> {
     let invalid = |message: String| Answer::bad_request("InvalidParameter", message);
     let mut pairs = rpc::decode_form(parts.uri.query().unwrap_or_default()).map_err(invalid)?;
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
     if parts.method == Method::POST
-        && media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        && media_type(&parts.headers).eq_ignore_ascii_case("application/x-www-form-urlencoded")
     {
         let Ok(text) = std::str::from_utf8(body) else {
             return Err(invalid("the form body is not UTF-8".to_owned()));
@@ -226,39 +224,4 @@ fn check_names(params: &BTreeMap<String, String>) -> Result<(), Answer> {
         ));
     }
     Ok(())
-}
-
-/// The vendor-side faults, answered once the call is authenticated.
-fn vendor_fault(fault: AlibabaFault) -> Result<(), Answer> {
-    match fault {
-        AlibabaFault::Common(Fault::InternalError) => Err(Answer::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "An error occurred while processing your request. Try again later.",
-        )),
-        AlibabaFault::Throttling { retry_after } => {
-            let mut answer = Answer::error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Throttling.User",
-                "Request was denied due to user flow control.",
-            );
-            answer.retry_after = retry_after;
-            Err(answer)
-        }
-        AlibabaFault::ApiNotSupport => Err(Answer::error(
-            StatusCode::NOT_FOUND,
-            "ApiNotSupport",
-            "The specified API is not supported.",
-        )),
-        AlibabaFault::SuccessFalse(code) => {
-            let mut answer = Answer::error(
-                StatusCode::OK,
-                code,
-                format!("The operation failed ({code})."),
-            );
-            answer.success = Some(false);
-            Err(answer)
-        }
-        AlibabaFault::None | AlibabaFault::Common(_) => Ok(()),
-    }
 }

@@ -4,9 +4,9 @@
 
 use axum::http::{request::Parts, HeaderMap, Method};
 
-use super::{failed, Answer, IudxBinding, Shared, MESSAGE_TYPES};
+use super::{failed, Answer, Iudx, IudxBinding, MESSAGE_TYPES};
 
-impl Shared {
+impl Iudx {
     /// Applies every check and, when all pass, removes the binding (if it exists).
     pub(super) fn unbind(&self, parts: &Parts) -> Result<(), Answer> {
         let path = parts.uri.path();
@@ -85,7 +85,7 @@ impl Shared {
         }
         if !self.exchanges.contains(&exchange) || !self.queues.contains(&queue) {
             // The broker closes the channel with NOT_FOUND; corinthian answers 500.
-            return Err(failed(&exchange, &queue, &topic));
+            return Err(failed(&exchange, &queue, &topic).into());
         }
         self.bindings
             .lock()

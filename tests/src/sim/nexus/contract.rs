@@ -1,14 +1,12 @@
 //! The simulated Nexus's checks, in the order the module documentation lists them.
 
-use axum::http::{header, request::Parts, HeaderMap, Method, StatusCode};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use percent_encoding::percent_decode_str;
+use axum::http::{request::Parts, HeaderMap, Method, StatusCode};
 use serde_json::Value;
 
-use super::{NexusLogin, Refusal, Shared, WRITE, WRITE_ALL};
+use super::{Nexus, NexusLogin, Refusal, WRITE, WRITE_ALL};
+use crate::sim::calls::{basic_credentials, content_type, credentials, decode_segment, media_type};
 
-impl Shared {
+impl Nexus {
     /// Applies every check and, when all pass, sets the client's flag on the connection.
     pub(super) fn update(&self, parts: &Parts, body: &[u8]) -> Result<(), Refusal> {
         let raw: Vec<&str> = parts.uri.path().split('/').collect();
@@ -35,7 +33,8 @@ impl Shared {
                 "Requires the client.write or client.write.all permission.".to_owned(),
             ));
         }
-        let (Some(tenant), Some(connection)) = (decode(tenant), decode(connection)) else {
+        let (Some(tenant), Some(connection)) = (decode_segment(tenant), decode_segment(connection))
+        else {
             return Err(bad_request("Path segments must be percent-encoded UTF-8."));
         };
         let (enabled, client) = read_body(&parts.headers, body)?;
@@ -62,32 +61,18 @@ impl Shared {
 
     /// The configured login matching the request's credentials, or 401.
     fn authenticate(&self, headers: &HeaderMap) -> Result<&NexusLogin, Refusal> {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(Refusal::Unauthenticated)?;
-        let (scheme, credentials) = authorization
-            .split_once(' ')
-            .ok_or(Refusal::Unauthenticated)?;
-        if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = BASE64
-                .decode(credentials.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or(Refusal::Unauthenticated)?;
-            let (user, pass) = decoded.split_once(':').ok_or(Refusal::Unauthenticated)?;
+        if credentials(headers, "basic").is_some() {
+            let (user, pass) = basic_credentials(headers).ok_or(Refusal::Unauthenticated)?;
             return self
                 .logins
                 .iter()
                 .find(|login| {
                     matches!(login, NexusLogin::Basic { username, password, .. }
-                        if username == user && password == pass)
+                        if *username == user && *password == pass)
                 })
                 .ok_or(Refusal::Unauthenticated);
         }
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(Refusal::Unauthenticated);
-        }
+        let bearer = credentials(headers, "bearer").ok_or(Refusal::Unauthenticated)?;
         let app = headers
             .get(self.application_token_header.as_str())
             .and_then(|v| v.to_str().ok())
@@ -96,7 +81,7 @@ impl Shared {
             .iter()
             .find(|login| {
                 matches!(login, NexusLogin::Bearer { bearer_token, application_token, .. }
-                    if bearer_token == credentials && application_token == app)
+                    if bearer_token == bearer && application_token == app)
             })
             .ok_or(Refusal::Unauthenticated)
     }
@@ -104,12 +89,8 @@ impl Shared {
 
 /// Content type and body schema: `{"enabled": <bool>, "clientId": "<string>"}`, nothing else.
 fn read_body(headers: &HeaderMap, body: &[u8]) -> Result<(bool, String), Refusal> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
-    if !media_type.eq_ignore_ascii_case("application/json") {
+    if !media_type(headers).eq_ignore_ascii_case("application/json") {
+        let content_type = content_type(headers);
         return Err(Refusal::Problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported Media Type",
@@ -141,11 +122,4 @@ fn bad_request(detail: &str) -> Refusal {
 
 fn not_found(detail: String) -> Refusal {
     Refusal::Problem(StatusCode::NOT_FOUND, "Not Found", detail)
-}
-
-fn decode(segment: &str) -> Option<String> {
-    percent_decode_str(segment)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
 }

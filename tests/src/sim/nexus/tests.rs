@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{NexusCanned, NexusSim, NexusSimConfig};
+use super::{NexusSim, NexusSimConfig};
 use crate::harness::http::{self, Reply};
-use crate::sim::Fault;
+use crate::sim::{Canned, Fault};
 
 const BEARER: &str = "Bearer bt-1";
 const APP: &str = "at-1";
@@ -271,13 +271,11 @@ fn faults_and_canned_answers_leave_the_state_alone() {
     assert_eq!(reply.status, 200);
     assert!(reply.json.is_none());
     sim.set_fault(Fault::None);
-    sim.set_canned(Some(
-        NexusCanned::problem(429, "Too Many Requests", "Slow down.").retry_after("7"),
-    ));
+    sim.set_fault(Canned::new(429, "Too Many Requests", "Slow down.").retry_after("7"));
     let reply = patch(&sim, PATH, &body);
     assert_problem(&reply, 429, "Slow down.");
     assert_eq!(reply.header("retry-after"), Some("7"));
-    sim.set_canned(None);
+    sim.set_fault(Fault::None);
     assert!(sim.is_enabled("azure-ad", "web-app"));
     sim.fail_next(1, Fault::InternalError);
     assert_eq!(patch(&sim, PATH, &body).status, 500);

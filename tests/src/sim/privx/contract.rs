@@ -1,6 +1,7 @@
 //! The PrivX contract the simulator enforces: the token endpoint and terminate (see the
 //! parent module's documentation for the order of the checks).
 
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,17 +9,16 @@ use std::time::{Duration, Instant};
 
 use axum::http::{header, request::Parts, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 
-use super::{Shared, TERMINATE_PREFIX};
+use super::{Privx, TERMINATE_PREFIX};
+use crate::sim::calls::{basic_credentials, credentials, decode_segment, media_type};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const FLAGGED: &str = "Connection(s) flagged for termination.";
 
-impl Shared {
+impl Privx {
     /// `POST /auth/api/v1/oauth/token`.
     pub(super) fn token(&self, parts: &Parts, body: &[u8]) -> Response {
         match self.issue(parts, body) {
@@ -50,7 +50,7 @@ impl Shared {
                 ))
             }
         }
-        if media_type(&parts.headers) != FORM {
+        if !media_type(&parts.headers).eq_ignore_ascii_case(FORM) {
             return Err(OAuthError::invalid_request(
                 "Content-Type must be application/x-www-form-urlencoded",
             ));
@@ -131,10 +131,7 @@ impl Shared {
         }
         self.authorize(&parts.headers)?;
         let property = format!("{kind}_id");
-        let id = percent_decode_str(id)
-            .decode_utf8()
-            .ok()
-            .filter(|id| is_uuid(id));
+        let id = decode_segment(id).filter(|id| is_uuid(id));
         let Some(id) = id else {
             return Err(PrivxError::bad_request(
                 "VALUE_INCORRECT_FORMAT",
@@ -150,9 +147,9 @@ impl Shared {
         }
         let mut state = self.state.lock();
         let known = match kind {
-            "connection" => state.connections.contains_key(id.as_ref()),
-            "user" => state.users.contains(id.as_ref()),
-            _ => state.hosts.contains(id.as_ref()),
+            "connection" => state.connections.contains_key(&id),
+            "user" => state.users.contains(&id),
+            _ => state.hosts.contains(&id),
         };
         if !known {
             let mut noun = kind.to_owned();
@@ -161,7 +158,7 @@ impl Shared {
         }
         for (connection_id, connection) in &mut state.connections {
             let matches = match kind {
-                "connection" => connection_id == id.as_ref(),
+                "connection" => *connection_id == id,
                 "user" => connection.user == id,
                 _ => connection.host == id,
             };
@@ -178,12 +175,8 @@ impl Shared {
                 message.to_owned(),
             )
         };
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = match value.and_then(|v| v.split_once(' ')) {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
-            _ => return Err(unauthorized("OAuth2 authorization missing")),
+        let Some(token) = credentials(headers, "bearer") else {
+            return Err(unauthorized("OAuth2 authorization missing"));
         };
         let state = self.state.lock();
         match state.tokens.get(token) {
@@ -199,28 +192,6 @@ impl Shared {
             Some(_) => Ok(()),
         }
     }
-}
-
-/// `(id, secret)` from `Authorization: Basic …`.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
-}
-
-/// The content type without parameters, lowercased.
-fn media_type(headers: &HeaderMap) -> String {
-    let value = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = value.split(';').next().unwrap_or_default();
-    essence.trim().to_ascii_lowercase()
 }
 
 /// `a=b&c=d`, `+` as space, percent-decoded UTF-8; `None` if malformed or a key repeats.
@@ -314,16 +285,20 @@ impl IntoResponse for OAuthError {
 #[derive(Debug)]
 pub(super) struct PrivxError {
     status: StatusCode,
-    code: &'static str,
+    code: Cow<'static, str>,
     message: String,
     property: Option<String>,
 }
 
 impl PrivxError {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
             property: None,
         }
