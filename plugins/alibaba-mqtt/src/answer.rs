@@ -100,7 +100,7 @@ pub(crate) fn code_for(vendor_code: Option<&str>, status: u16) -> ProblemCode {
             // Not a missing target: the API is not offered on this instance or region.
             return ProblemCode::UpstreamRejected;
         }
-        if code.starts_with("InternalError") || code.starts_with("ServiceUnavailable") {
+        if is_failure_code(code) {
             return ProblemCode::UpstreamError;
         }
     }
@@ -134,14 +134,13 @@ pub(crate) fn answer(context: &Context<'_>, response: &VendorResponse<'_>) -> St
 }
 
 fn done(response: &VendorResponse<'_>, body: &Body) -> Success {
-    let mut vendor = vendor::vendor_map(response);
+    let mut success = vendor::done(response);
     if let Some(id) = &body.request_id {
-        vendor.insert("request_id".into(), Value::from(id.as_str()));
+        success
+            .vendor
+            .insert("request_id".into(), Value::from(id.as_str()));
     }
-    Success {
-        outcome: Outcome::Done,
-        vendor,
-    }
+    success
 }
 
 fn failure(context: &Context<'_>, response: &VendorResponse<'_>, body: &Body) -> Problem {
@@ -175,11 +174,22 @@ fn failure(context: &Context<'_>, response: &VendorResponse<'_>, body: &Body) ->
         ),
     };
     let shown_message = (!message.is_empty()).then_some(message.as_str());
-    let mut problem = vendor::problem(code, response, body.code.as_deref(), shown_message, detail);
+    // A vendor failure (5xx, `InternalError`) is worth a retry — the call is idempotent
+    // and re-signed on retry — but nothing else: a throttled call is not sent again at once.
+    let failed = response.status >= 500 || body.code.as_deref().is_some_and(is_failure_code);
+    let retryable = code == ProblemCode::UpstreamError && failed;
+    let mut problem = vendor::problem_with_retry(
+        code,
+        response,
+        body.code.as_deref(),
+        shown_message,
+        detail,
+        retryable,
+    );
     if let Some(vendor) = problem.vendor.as_mut() {
         add_body_ids(vendor, body);
     }
-    finish(problem, code)
+    with_default_retry_after(problem)
 }
 
 /// A problem for an answer that is not the vendor's JSON (an HTML error page, a proxy's
@@ -196,7 +206,8 @@ fn unreadable(response: &VendorResponse<'_>, what: &str) -> Problem {
         response.status
     );
     let shown = (!excerpt.is_empty()).then_some(excerpt.as_str());
-    finish(vendor::problem(code, response, None, shown, detail), code)
+    // Retryable for a 5xx (always `upstream_error` here), as `vendor::problem` decides.
+    with_default_retry_after(vendor::problem(code, response, None, shown, detail))
 }
 
 /// The vendor's own request id (from the body, where the vendor puts it) and its
@@ -210,18 +221,14 @@ fn add_body_ids(vendor: &mut Map<String, Value>, body: &Body) {
     }
 }
 
-/// Marks a vendor failure (5xx, `InternalError`) retryable — the call is idempotent and
-/// re-signed on retry — but nothing else: a throttled call is not sent again at once. Gives
-/// a throttled caller a `Retry-After` even when the vendor sent none.
-fn finish(mut problem: Problem, code: ProblemCode) -> Problem {
-    let failed_code = problem
-        .vendor
-        .as_ref()
-        .and_then(|v| v.get("code"))
-        .and_then(Value::as_str)
-        .is_some_and(|c| c.starts_with("InternalError") || c.starts_with("ServiceUnavailable"));
-    problem.retryable = code == ProblemCode::UpstreamError && (problem.retryable || failed_code);
-    if code == ProblemCode::RateLimited && problem.retry_after.is_none() {
+/// The error codes of a vendor failure (not a refusal): worth a retry.
+fn is_failure_code(code: &str) -> bool {
+    code.starts_with("InternalError") || code.starts_with("ServiceUnavailable")
+}
+
+/// Gives a throttled caller a `Retry-After` even when the vendor sent none.
+fn with_default_retry_after(mut problem: Problem) -> Problem {
+    if problem.code == ProblemCode::RateLimited && problem.retry_after.is_none() {
         problem.retry_after = Some(DEFAULT_RETRY_AFTER.to_owned());
     }
     problem

@@ -170,49 +170,28 @@ impl Adapter for AlibabaMqtt {
     type Flow = Flow;
 
     fn info() -> PluginInfo {
-        let setting = |key: &str, secret: bool, required: bool, description: &str| SettingSpec {
-            key: key.to_owned(),
-            secret,
-            required,
-            description: description.to_owned(),
-        };
-        PluginInfo {
-            name: String::new(),
-            version: String::new(),
-            description: "Alibaba Cloud ApsaraMQ for MQTT (OnsMqtt 2020-04-20, RPC API, \
-                          signature V1)"
-                .to_owned(),
-            actions: vec![ActionSpec {
-                action: Action::Disconnect,
-                target_sets: vec![vec![TargetField::ClientId]],
-                optional_fields: Vec::new(),
-                description: "CloseConnection: closes the client's online connection; the \
-                              device may reconnect by itself"
-                    .to_owned(),
-            }],
-            settings: vec![
-                setting("instance_id", false, true, "ApsaraMQ for MQTT instance id"),
-                setting("access_key_id", false, true, "AccessKey id"),
-                setting(
+        PluginInfo::new(
+            "Alibaba Cloud ApsaraMQ for MQTT (OnsMqtt 2020-04-20, RPC API, signature V1)",
+            vec![ActionSpec::new(
+                Action::Disconnect,
+                [[TargetField::ClientId]],
+                "CloseConnection: closes the client's online connection; the device may \
+                 reconnect by itself",
+            )],
+            vec![
+                SettingSpec::required("instance_id", "ApsaraMQ for MQTT instance id"),
+                SettingSpec::required("access_key_id", "AccessKey id"),
+                SettingSpec::secret(
                     "access_key_secret",
-                    true,
-                    true,
                     "AccessKey secret (signs every call; never sent)",
                 ),
-                setting(
-                    "region_id",
-                    false,
-                    false,
-                    "region, sent as RegionId (e.g. cn-shanghai)",
-                ),
-                setting(
+                SettingSpec::optional("region_id", "region, sent as RegionId (e.g. cn-shanghai)"),
+                SettingSpec::optional_secret(
                     "security_token",
-                    true,
-                    false,
                     "STS security token, for temporary credentials",
                 ),
             ],
-        }
+        )
     }
 
     fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {

@@ -70,15 +70,9 @@ impl Cedalo {
             // The documented success body is `{}`; anything that is not JSON means we are
             // not talking to a Management Center.
             return match response.json() {
-                Some(Value::Object(_)) => Step::Done(Success {
-                    outcome: Outcome::Done,
-                    vendor: vendor::vendor_map(response),
-                }),
-                _ => Step::Fail(vendor::problem(
-                    ProblemCode::UpstreamError,
+                Some(Value::Object(_)) => Step::Done(vendor::done(response)),
+                _ => Step::Fail(vendor::unexpected_body(
                     response,
-                    None,
-                    Some(&vendor::excerpt(response.body)),
                     "cedalo answered 200 with a body that is not JSON".to_owned(),
                 )),
             };
@@ -120,31 +114,20 @@ impl Adapter for Cedalo {
     type Flow = Flow;
 
     fn info() -> PluginInfo {
-        let setting = |key: &str, secret: bool, description: &str| SettingSpec {
-            key: key.to_owned(),
-            secret,
-            required: true,
-            description: description.to_owned(),
-        };
-        PluginInfo {
-            name: String::new(),
-            version: String::new(),
-            description: "Cedalo Pro Mosquitto Management Center (REST API, Clients Control)"
-                .to_owned(),
-            actions: vec![ActionSpec {
-                action: Action::Disconnect,
-                target_sets: vec![vec![TargetField::ClientId]],
-                optional_fields: Vec::new(),
-                description: "PUT …/clients/{client_id}/disconnect: ends the client's session; \
-                              it may reconnect"
-                    .to_owned(),
-            }],
-            settings: vec![
-                setting("project_id", false, "Management Center project id"),
-                setting("broker_id", false, "broker id within the project"),
-                setting("token", true, "application token (sent as a bearer token)"),
+        PluginInfo::new(
+            "Cedalo Pro Mosquitto Management Center (REST API, Clients Control)",
+            vec![ActionSpec::new(
+                Action::Disconnect,
+                [[TargetField::ClientId]],
+                "PUT …/clients/{client_id}/disconnect: ends the client's session; it may \
+                 reconnect",
+            )],
+            vec![
+                SettingSpec::required("project_id", "Management Center project id"),
+                SettingSpec::required("broker_id", "broker id within the project"),
+                SettingSpec::secret("token", "application token (sent as a bearer token)"),
             ],
-        }
+        )
     }
 
     fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {

@@ -2,12 +2,8 @@
 
 use serde_json::Value;
 use sever_plugin_sdk::prelude::*;
-use std::fmt::Write as _;
 
 use crate::{Iudx, Unbind};
-
-/// Longest vendor message carried into a problem, in characters.
-const MAX_TEXT: usize = 1024;
 
 /// Maps one answer to the unbind call.
 pub(crate) fn map(iudx: &Iudx, unbind: &Unbind, response: &VendorResponse<'_>) -> Step {
@@ -15,16 +11,10 @@ pub(crate) fn map(iudx: &Iudx, unbind: &Unbind, response: &VendorResponse<'_>) -
     if (200..300).contains(&status) {
         let empty = response.body.iter().all(u8::is_ascii_whitespace);
         if empty || response.json().is_some() {
-            return Step::Done(Success {
-                outcome: Outcome::Done,
-                vendor: vendor::vendor_map(response),
-            });
+            return Step::Done(vendor::done(response));
         }
-        return Step::Fail(vendor::problem(
-            ProblemCode::UpstreamError,
+        return Step::Fail(vendor::unexpected_body(
             response,
-            None,
-            Some(&vendor::excerpt(response.body)),
             format!("iudx answered {status} with a body that is not what an unbind answers"),
         ));
     }
@@ -89,54 +79,14 @@ fn refuses_credentials(message: &str) -> bool {
 /// The `error` member of an error body, read leniently (a raw control character inside
 /// the string is tolerated), or else the body's text; control characters made safe.
 pub(crate) fn error_message(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let parsed = serde_json::from_str::<Value>(&text)
-        .ok()
-        .or_else(|| serde_json::from_str::<Value>(&escape_raw_controls(&text)).ok());
-    let raw = match &parsed {
+    let raw = match vendor::lenient_json(body) {
         Some(Value::Object(object)) => match object.get("error") {
             Some(Value::String(message)) => message.clone(),
             Some(other) => other.to_string(),
-            None => text.into_owned(),
+            None => String::from_utf8_lossy(body).into_owned(),
         },
-        _ => text.into_owned(),
+        _ => String::from_utf8_lossy(body).into_owned(),
     };
-    let message = clean(&raw);
+    let message = vendor::clean(&raw);
     (!message.is_empty()).then_some(message)
-}
-
-/// Escapes control characters that appear raw inside JSON strings (invalid JSON, as in
-/// corinthian's 500 bodies), leaving whitespace between tokens alone.
-fn escape_raw_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            } else if u32::from(c) < 0x20 {
-                // Writing into a String cannot fail.
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-                continue;
-            }
-        } else if c == '"' {
-            in_string = true;
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Control characters become spaces, ends trimmed, at most [`MAX_TEXT`] characters.
-fn clean(text: &str) -> String {
-    let safe: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_TEXT)
-        .collect();
-    safe.trim().to_owned()
 }

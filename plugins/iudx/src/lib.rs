@@ -16,11 +16,11 @@
 //! Refused with 400 `invalid_request` before any call:
 //! - `message_type` other than `public`, `protected`, `private`, `diagnostics`;
 //! - owner mode without `client_id`; entity mode with a `client_id` other than `id`;
-//! - a header value that would not reach iudx byte for byte: control characters (CR, LF,
-//!   NUL…, checked with `sever_plugin_sdk::encode::header_value`); a leading or trailing
-//!   space or tab (HTTP strips those from header values); non-ASCII characters (obsolete
-//!   `obs-text` in HTTP, which intermediaries may rewrite — and iudx accepts only
-//!   `[A-Za-z0-9-/.*#]` in `to`, `from` and `topic` anyway).
+//! - a header value that would not reach iudx byte for byte (checked with
+//!   `sever_plugin_sdk::encode::strict_header_value`): control characters (CR, LF, tab,
+//!   NUL…); non-ASCII characters (obsolete `obs-text` in HTTP, which intermediaries may
+//!   rewrite — and iudx accepts only `[A-Za-z0-9-/.*#]` in `to`, `from` and `topic`
+//!   anyway); a leading or trailing space (HTTP strips those from header values).
 //!
 //! **Settings.** `id` (owner or entity id; the mode follows it), `apikey` (secret). Both
 //! must be visible ASCII without spaces (they travel in headers).
@@ -54,6 +54,7 @@
 
 mod answer;
 
+use sever_plugin_sdk::encode::strict_header_value;
 use sever_plugin_sdk::prelude::*;
 use std::fmt;
 
@@ -106,8 +107,8 @@ struct Unbind {
 impl Iudx {
     /// Checks the target and builds the call, or says why it cannot be sent.
     fn plan(&self, target: &Target) -> Result<Unbind, Problem> {
-        let source = header_safe("target.source", target.field(TargetField::Source))?;
-        let topic = header_safe("target.topic", target.field(TargetField::Topic))?;
+        let source = strict_header_value("target.source", target.field(TargetField::Source))?;
+        let topic = strict_header_value("target.topic", target.field(TargetField::Topic))?;
         let message_type = target.field(TargetField::MessageType);
         if !MESSAGE_TYPES.contains(&message_type) {
             return Err(invalid(format!(
@@ -117,7 +118,7 @@ impl Iudx {
             )));
         }
         let from = match (self.mode, target.client_id.as_deref()) {
-            (Mode::Owner, Some(client)) => Some(header_safe("target.client_id", client)?),
+            (Mode::Owner, Some(client)) => Some(strict_header_value("target.client_id", client)?),
             (Mode::Owner, None) => {
                 return Err(invalid(format!(
                     "target.client_id is required: the backend's id '{}' is an owner, so the \
@@ -165,72 +166,35 @@ fn invalid(detail: String) -> Problem {
     Problem::new(ProblemCode::InvalidRequest, detail)
 }
 
-/// Checks a value for a header: it must arrive byte for byte, so control characters,
-/// leading or trailing blanks (which HTTP strips) and non-ASCII characters (obsolete
-/// `obs-text`, which intermediaries may rewrite) are refused.
-fn header_safe<'a>(field: &str, value: &'a str) -> Result<&'a str, Problem> {
-    encode::header_value(field, value)?;
-    if !value.is_ascii() {
-        return Err(invalid(format!(
-            "{field} must be ASCII: it is sent in an HTTP header, where other characters \
-             are not carried reliably"
-        )));
-    }
-    let blank = [' ', '\t'];
-    if value.starts_with(blank) || value.ends_with(blank) {
-        return Err(invalid(format!(
-            "{field} must not begin or end with a space: HTTP drops those from header values"
-        )));
-    }
-    Ok(value)
-}
-
-/// Settings values travel in headers too: visible ASCII, no spaces.
-fn check_header_setting(settings: &mut Settings<'_>, key: &str, value: &str) {
-    if !value.chars().all(|c| c.is_ascii_graphic()) {
-        settings.error(key, "must be visible ASCII without spaces");
-    }
-}
-
 impl Adapter for Iudx {
     const NAME: &'static str = "iudx";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     type Flow = Flow;
 
     fn info() -> PluginInfo {
-        let setting = |key: &str, secret: bool, description: &str| SettingSpec {
-            key: key.to_owned(),
-            secret,
-            required: true,
-            description: description.to_owned(),
-        };
-        PluginInfo {
-            name: String::new(),
-            version: String::new(),
-            description: "IUDX corinthian IoT middleware (unbind)".to_owned(),
-            actions: vec![ActionSpec {
-                action: Action::Unbind,
-                target_sets: vec![vec![
+        PluginInfo::new(
+            "IUDX corinthian IoT middleware (unbind)",
+            vec![ActionSpec::new(
+                Action::Unbind,
+                [[
                     TargetField::Source,
                     TargetField::Topic,
                     TargetField::MessageType,
                 ]],
-                optional_fields: vec![TargetField::ClientId],
-                description: "POST /entity/unbind or /owner/unbind: removes the binding from \
-                              exchange {source}.{message_type} to a queue with routing key \
-                              {topic}; client_id names the owner's device (required when the \
-                              backend's id is an owner, else absent or equal to the id)"
-                    .to_owned(),
-            }],
-            settings: vec![
-                setting(
+                "POST /entity/unbind or /owner/unbind: removes the binding from exchange \
+                 {source}.{message_type} to a queue with routing key {topic}; client_id names \
+                 the owner's device (required when the backend's id is an owner, else absent \
+                 or equal to the id)",
+            )
+            .optional_fields([TargetField::ClientId])],
+            vec![
+                SettingSpec::required(
                     "id",
-                    false,
                     "owner id (alice) or entity id (alice/sensor1); the mode follows it",
                 ),
-                setting("apikey", true, "the id's apikey"),
+                SettingSpec::secret("apikey", "the id's apikey"),
             ],
-        }
+        )
     }
 
     fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
@@ -238,8 +202,9 @@ impl Adapter for Iudx {
         let mut settings = Settings::new(&specs, &backend.settings);
         let id = settings.string("id");
         let apikey = settings.string("apikey");
-        check_header_setting(&mut settings, "id", &id);
-        check_header_setting(&mut settings, "apikey", &apikey);
+        // Both travel in headers.
+        settings.check_visible_ascii("id", &id);
+        settings.check_visible_ascii("apikey", &apikey);
         settings.finish()?;
         let mode = if id.contains('/') {
             Mode::Entity

@@ -1,21 +1,38 @@
 //! The two ways Nexus accepts a caller, and reading the chosen one from the settings.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use serde_json::{Map, Value};
 use sever_plugin_sdk::prelude::*;
+use sever_plugin_sdk::settings::{Choice, OptionGroup};
 use std::fmt;
 
 /// The application token's header when `application_token_header` is not set. Assumed:
 /// the vendor's OpenAPI page names the security scheme `ApplicationToken`, not the header.
 pub(crate) const DEFAULT_APPLICATION_TOKEN_HEADER: &str = "ApplicationToken";
 
-const BEARER_KEYS: [&str; 3] = [
-    "bearer_token",
-    "application_token",
-    "application_token_header",
-];
-const BASIC_KEYS: [&str; 2] = ["username", "password"];
+/// The two auth options, of which a backend sets exactly one.
+const AUTH: Choice<'static> = Choice {
+    name: "auth",
+    lacking: "credentials",
+    options: &[
+        OptionGroup {
+            name: "bearer",
+            keys: &[
+                "bearer_token",
+                "application_token",
+                "application_token_header",
+            ],
+            required: &["bearer_token", "application_token"],
+        },
+        OptionGroup {
+            name: "HTTP Basic",
+            keys: &["username", "password"],
+            required: &["username", "password"],
+        },
+    ],
+};
+/// The bearer option's index in [`AUTH`].
+const BEARER: usize = 0;
+/// The HTTP Basic option's index in [`AUTH`].
+const BASIC: usize = 1;
 
 /// Headers Sever or the HTTP layer set themselves; the application token may not use them.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -56,37 +73,11 @@ impl fmt::Debug for Auth {
 impl Auth {
     /// Reads the auth option from the settings, recording every problem in `settings`:
     /// neither option, both, or half of one. `None` when there is a problem.
-    pub(crate) fn read(settings: &mut Settings<'_>, map: &Map<String, Value>) -> Option<Auth> {
-        let present = |keys: &[&'static str]| -> Vec<&'static str> {
-            keys.iter()
-                .copied()
-                .filter(|key| map.get(*key).is_some_and(|v| !v.is_null()))
-                .collect()
-        };
-        let (bearer, basic) = (present(&BEARER_KEYS), present(&BASIC_KEYS));
-        match (bearer.is_empty(), basic.is_empty()) {
-            (true, true) => {
-                settings.error(
-                    "",
-                    "no credentials: set bearer_token and application_token (bearer option), \
-                     or username and password (HTTP Basic option)",
-                );
-                None
-            }
-            (false, false) => {
-                settings.error(
-                    "",
-                    format!(
-                        "choose one auth option: {} (bearer option) cannot be combined with {} \
-                         (HTTP Basic option)",
-                        bearer.join(", "),
-                        basic.join(", ")
-                    ),
-                );
-                None
-            }
-            (false, true) => read_bearer(settings, &bearer),
-            (true, false) => read_basic(settings, &basic),
+    pub(crate) fn read(settings: &mut Settings<'_>) -> Option<Auth> {
+        match settings.exactly_one_of(&AUTH)? {
+            BEARER => read_bearer(settings),
+            BASIC => read_basic(settings),
+            _ => None,
         }
     }
 
@@ -117,27 +108,7 @@ impl Auth {
     }
 }
 
-/// Records "required" for each key of `needed` that is not among `present`.
-fn require(settings: &mut Settings<'_>, needed: &[&str], present: &[&str], option: &str) {
-    for key in needed.iter().filter(|k| !present.contains(k)) {
-        settings.error(
-            key,
-            format!(
-                "required with {}: the {option} option needs {}",
-                present.join(", "),
-                needed.join(" and ")
-            ),
-        );
-    }
-}
-
-fn read_bearer(settings: &mut Settings<'_>, present: &[&str]) -> Option<Auth> {
-    require(
-        settings,
-        &["bearer_token", "application_token"],
-        present,
-        "bearer",
-    );
+fn read_bearer(settings: &mut Settings<'_>) -> Option<Auth> {
     let bearer_token = settings.optional_string("bearer_token");
     let application_token = settings.optional_string("application_token");
     let header = settings
@@ -156,8 +127,7 @@ fn read_bearer(settings: &mut Settings<'_>, present: &[&str]) -> Option<Auth> {
     }
 }
 
-fn read_basic(settings: &mut Settings<'_>, present: &[&str]) -> Option<Auth> {
-    require(settings, &BASIC_KEYS, present, "HTTP Basic");
+fn read_basic(settings: &mut Settings<'_>) -> Option<Auth> {
     let username = settings.optional_string("username");
     let password = settings.optional_string("password");
     if username.as_deref().is_some_and(|u| u.contains(':')) {
@@ -165,14 +135,14 @@ fn read_basic(settings: &mut Settings<'_>, present: &[&str]) -> Option<Auth> {
         return None;
     }
     let (username, password) = (username?, password?);
-    let credentials = BASE64.encode(format!("{username}:{password}"));
+    let credentials = encode::basic_auth(&username, &password);
     Some(Auth::Basic { credentials })
 }
 
 /// A token goes into a header as is: visible ASCII, no spaces. Never echoes the value.
 fn check_token(settings: &mut Settings<'_>, key: &str, value: Option<&str>) {
-    if value.is_some_and(|v| !v.chars().all(|c| c.is_ascii_graphic())) {
-        settings.error(key, "must be visible ASCII without spaces");
+    if let Some(value) = value {
+        settings.check_visible_ascii(key, value);
     }
 }
 
@@ -205,38 +175,21 @@ fn check_header_name(settings: &mut Settings<'_>, name: &str) -> bool {
 
 /// The plugin's settings keys.
 pub(crate) fn setting_specs() -> Vec<SettingSpec> {
-    let setting = |key: &str, secret: bool, required: bool, description: &str| SettingSpec {
-        key: key.to_owned(),
-        secret,
-        required,
-        description: description.to_owned(),
-    };
     vec![
-        setting("tenant_id", false, true, "the Nexus tenant id"),
-        setting(
+        SettingSpec::required("tenant_id", "the Nexus tenant id"),
+        SettingSpec::optional_secret(
             "bearer_token",
-            true,
-            false,
             "bearer option: access token, sent as Authorization: Bearer (with application_token)",
         ),
-        setting(
+        SettingSpec::optional_secret(
             "application_token",
-            true,
-            false,
             "bearer option: application token, sent in application_token_header",
         ),
-        setting(
+        SettingSpec::optional(
             "application_token_header",
-            false,
-            false,
             "bearer option: the application token's header (default ApplicationToken; assumed)",
         ),
-        setting(
-            "username",
-            false,
-            false,
-            "HTTP Basic option: user name (with password)",
-        ),
-        setting("password", true, false, "HTTP Basic option: password"),
+        SettingSpec::optional("username", "HTTP Basic option: user name (with password)"),
+        SettingSpec::optional_secret("password", "HTTP Basic option: password"),
     ]
 }

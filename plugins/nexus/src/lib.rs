@@ -113,32 +113,27 @@ impl Adapter for Nexus {
     type Flow = Flow;
 
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: String::new(),
-            version: String::new(),
-            description: "ECI Nexus identity service: unbind disables a client on an identity \
-                          connection (a sign-in source, not a network connection): no future \
-                          sign-ins through it; live sessions are not ended"
-                .to_owned(),
-            actions: vec![ActionSpec {
-                action: Action::Unbind,
-                target_sets: vec![vec![TargetField::ClientId, TargetField::ConnectionId]],
-                optional_fields: Vec::new(),
-                description: "PATCH …/connections/{connection_id}/clients {\"enabled\": false}: \
-                              connection_id names an identity connection (a sign-in source), \
-                              not a network connection; stops future sign-ins of the client \
-                              through it, does not end live sessions"
-                    .to_owned(),
-            }],
-            settings: auth::setting_specs(),
-        }
+        PluginInfo::new(
+            "ECI Nexus identity service: unbind disables a client on an identity connection \
+             (a sign-in source, not a network connection): no future sign-ins through it; \
+             live sessions are not ended",
+            vec![ActionSpec::new(
+                Action::Unbind,
+                [[TargetField::ClientId, TargetField::ConnectionId]],
+                "PATCH …/connections/{connection_id}/clients {\"enabled\": false}: \
+                 connection_id names an identity connection (a sign-in source), not a \
+                 network connection; stops future sign-ins of the client through it, does \
+                 not end live sessions",
+            )],
+            auth::setting_specs(),
+        )
     }
 
     fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
         let specs = Self::info().settings;
         let mut settings = Settings::new(&specs, &backend.settings);
         let tenant_id = settings.string("tenant_id");
-        let auth = Auth::read(&mut settings, &backend.settings);
+        let auth = Auth::read(&mut settings);
         settings.finish()?;
         // `read` records an error whenever it finds no complete option, so this only
         // guards against a mistake in it.

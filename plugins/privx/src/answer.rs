@@ -16,13 +16,7 @@ pub(crate) fn terminate(kind: TargetKind, id: &str, response: &VendorResponse<'_
         return accepted(response);
     }
     let body = response.json();
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|b| b.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
+    let field = |name: &str| member(body.as_ref(), name);
     let error_code = field("error_code");
     let property = field("property");
     let message = field("error_message").unwrap_or_else(|| vendor::excerpt(response.body));
@@ -83,14 +77,14 @@ pub(crate) fn terminate(kind: TargetKind, id: &str, response: &VendorResponse<'_
         ),
     };
     let message = (!message.is_empty()).then_some(message);
-    let mut problem = vendor::problem(
+    let mut problem = vendor::problem_with_retry(
         code,
         response,
         error_code.as_deref(),
         message.as_deref(),
         detail,
+        retryable,
     );
-    problem.retryable = retryable;
     if let (Some(property), Some(vendor)) = (property, problem.vendor.as_mut()) {
         vendor.insert("property".into(), Value::from(property));
     }
@@ -131,15 +125,20 @@ fn accepted(response: &VendorResponse<'_>) -> Step {
 }
 
 fn unreadable(response: &VendorResponse<'_>) -> Step {
-    let excerpt = vendor::excerpt(response.body);
-    Step::Fail(vendor::problem(
-        ProblemCode::UpstreamError,
+    Step::Fail(vendor::unexpected_body(
         response,
-        None,
-        Some(&excerpt),
         format!(
-            "privx answered {} with a body that is not PrivX's: {excerpt}",
-            response.status
+            "privx answered {} with a body that is not PrivX's: {}",
+            response.status,
+            vendor::excerpt(response.body)
         ),
     ))
+}
+
+/// A non-empty string member of a JSON error body (PrivX's own, or OAuth2's).
+pub(crate) fn member(body: Option<&Value>, name: &str) -> Option<String> {
+    body.and_then(|b| b.get(name))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }

@@ -213,45 +213,30 @@ impl Adapter for Privx {
     type Flow = Flow;
 
     fn info() -> PluginInfo {
-        let setting = |key: &str, secret: bool, description: &str| SettingSpec {
-            key: key.to_owned(),
-            secret,
-            required: true,
-            description: description.to_owned(),
-        };
-        PluginInfo {
-            name: String::new(),
-            version: String::new(),
-            description: "PrivX connection manager (terminate; OAuth2 password grant with an \
-                          API client)"
-                .to_owned(),
-            actions: vec![ActionSpec {
-                action: Action::Terminate,
-                target_sets: TargetKind::ALL.iter().map(|k| vec![k.field()]).collect(),
-                optional_fields: Vec::new(),
-                description: "POST …/terminate/{connection|user|host}/{uuid}: flags the \
-                              connections for termination (answered `accepted`)"
-                    .to_owned(),
-            }],
-            settings: vec![
-                setting(
+        PluginInfo::new(
+            "PrivX connection manager (terminate; OAuth2 password grant with an API client)",
+            vec![ActionSpec::new(
+                Action::Terminate,
+                TargetKind::ALL.map(|kind| [kind.field()]),
+                "POST …/terminate/{connection|user|host}/{uuid}: flags the connections for \
+                 termination (answered `accepted`)",
+            )],
+            vec![
+                SettingSpec::required(
                     "oauth_client_id",
-                    false,
                     "OAuth client id (usually privx-external)",
                 ),
-                setting("oauth_client_secret", true, "OAuth client secret"),
-                setting(
+                SettingSpec::secret("oauth_client_secret", "OAuth client secret"),
+                SettingSpec::required(
                     "api_client_id",
-                    false,
                     "API client id (the password grant's username)",
                 ),
-                setting(
+                SettingSpec::secret(
                     "api_client_secret",
-                    true,
                     "API client secret (the password grant's password)",
                 ),
             ],
-        }
+        )
     }
 
     fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {

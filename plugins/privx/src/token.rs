@@ -2,11 +2,11 @@
 //! the API client's credentials), reading the token endpoint's answer, and the per-backend
 //! token cache shared by every request on every thread.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use parking_lot::Mutex;
 use serde_json::Value;
 use sever_plugin_sdk::prelude::*;
+
+use crate::answer;
 
 /// The sharing key of the token step: concurrent flows on one backend that find no valid
 /// token cause one token request, whose answer the host hands to all of them.
@@ -37,7 +37,7 @@ impl Credentials {
         api_client_id: &str,
         api_client_secret: &str,
     ) -> Self {
-        let basic = STANDARD.encode(format!("{oauth_client_id}:{oauth_client_secret}"));
+        let basic = encode::basic_auth(oauth_client_id, oauth_client_secret);
         let password = encode::component(api_client_secret);
         let form = format!(
             "grant_type=password&username={}&password={password}",
@@ -141,13 +141,7 @@ pub(crate) fn read_answer(response: &VendorResponse<'_>) -> Result<Issued, Probl
         return read_token(response);
     }
     let body = response.json();
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|b| b.get(name))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
+    let field = |name: &str| answer::member(body.as_ref(), name);
     // OAuth2's `{error, error_description}`; PrivX's own `{error_code, error_message}` too,
     // should a gateway in front answer in that shape.
     let vendor_code = field("error").or_else(|| field("error_code"));

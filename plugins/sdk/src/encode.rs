@@ -4,6 +4,8 @@
 //! a query string or a header goes through one of these helpers.
 
 use crate::model::{Problem, ProblemCode};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::fmt::Write;
 
@@ -57,8 +59,61 @@ pub fn header_value<'a>(field: &str, value: &'a str) -> Result<&'a str, Problem>
     Ok(value)
 }
 
+/// Checks a value that must reach the vendor byte for byte in an HTTP header (an
+/// identifier the vendor matches exactly). Stricter than [`header_value`], whose checks it
+/// makes first; then it refuses, with `400 invalid_request` naming `field`:
+/// - non-ASCII characters: obsolete `obs-text` in HTTP, which intermediaries may rewrite;
+/// - a leading or trailing space: HTTP strips those from header values, so the vendor
+///   would see another value (a tab, a control character, is already refused).
+///
+/// ```
+/// use sever_plugin_sdk::encode::strict_header_value;
+/// assert_eq!(strict_header_value("target.topic", "a/b.#").ok(), Some("a/b.#"));
+/// assert!(strict_header_value("target.topic", " a").is_err());
+/// assert!(strict_header_value("target.topic", "é").is_err());
+/// ```
+pub fn strict_header_value<'a>(field: &str, value: &'a str) -> Result<&'a str, Problem> {
+    header_value(field, value)?;
+    if !value.is_ascii() {
+        return Err(Problem::new(
+            ProblemCode::InvalidRequest,
+            format!(
+                "{field} must be ASCII: it is sent in an HTTP header, where other characters \
+                 are not carried reliably"
+            ),
+        ));
+    }
+    let blank = [' ', '\t'];
+    if value.starts_with(blank) || value.ends_with(blank) {
+        return Err(Problem::new(
+            ProblemCode::InvalidRequest,
+            format!(
+                "{field} must not begin or end with a space: HTTP drops those from header values"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// HTTP Basic credentials (RFC 7617): `base64(user:password)`, standard alphabet with
+/// padding. Send them as `Authorization: Basic {credentials}` and list them with
+/// [`VendorRequest::redact`](crate::VendorRequest::redact), since they reveal the password.
+///
+/// A user id with a `:` cannot be carried (the first colon ends it): refuse such a setting
+/// in [`Adapter::new`](crate::Adapter::new).
+///
+/// ```
+/// use sever_plugin_sdk::encode::basic_auth;
+/// // RFC 7617's own example.
+/// assert_eq!(basic_auth("Aladdin", "open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+/// ```
+pub fn basic_auth(user: &str, password: &str) -> String {
+    BASE64.encode(format!("{user}:{password}"))
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -75,5 +130,33 @@ mod tests {
         assert!(header_value("topic", "a\r\nX-Evil: 1").is_err());
         assert!(header_value("topic", "a\u{7f}").is_err());
         assert_eq!(header_value("topic", "a b/é").ok(), Some("a b/é"));
+    }
+
+    #[test]
+    fn strict_header_value_refuses_non_ascii_and_surrounding_blanks() {
+        fn message(r: Result<&str, Problem>) -> Result<&str, (ProblemCode, String)> {
+            r.map_err(|p| (p.code, p.detail))
+        }
+        assert_eq!(message(strict_header_value("f", "a b")), Ok("a b"));
+        for value in [" a", "a ", "  "] {
+            let (code, detail) = message(strict_header_value("f", value)).unwrap_err();
+            assert_eq!(code, ProblemCode::InvalidRequest);
+            assert!(detail.starts_with("f must not begin or end"), "{detail}");
+        }
+        let (_, detail) = message(strict_header_value("f", "caf\u{e9}")).unwrap_err();
+        assert!(detail.starts_with("f must be ASCII"), "{detail}");
+        // Control characters are refused first, with header_value's words.
+        let (_, detail) = message(strict_header_value("f", " \r\n")).unwrap_err();
+        assert!(detail.contains("control character"), "{detail}");
+    }
+
+    #[test]
+    fn basic_auth_is_base64_of_user_colon_password() {
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_auth("", ""), "Og==");
+        assert_eq!(basic_auth("u", "p\u{e9}:x"), "dTpww6k6eA==");
     }
 }

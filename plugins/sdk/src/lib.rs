@@ -30,6 +30,13 @@
 //! export_plugin!(Echo);
 //! ```
 //!
+//! Helpers, by the method that needs them: for `info`, [`PluginInfo::new`],
+//! [`ActionSpec::new`] and [`SettingSpec::required`] / [`SettingSpec::secret`] (and their
+//! optional forms); for `new`, [`settings::Settings`] (every problem at once, "exactly one
+//! of these option groups"); for planning calls, [`encode`] (URL segments, header checks,
+//! HTTP Basic credentials); for reading answers, [`vendor`] (status mapping, problems with
+//! the vendor's words, RFC 7807 documents, lenient JSON).
+//!
 //! The ABI itself (for host authors and the curious) is documented in [`abi`].
 
 pub mod abi;
@@ -37,6 +44,7 @@ mod adapter;
 pub mod encode;
 #[doc(hidden)]
 pub mod export;
+mod info;
 pub mod model;
 pub mod settings;
 pub mod vendor;

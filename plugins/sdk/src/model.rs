@@ -213,7 +213,7 @@ pub struct VendorRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<String>,
     /// What this call is for, in a few words ("token", "list connections"); shown in
-    /// traces and in dry-run output ("planning stops: needs the answer to <purpose>").
+    /// traces and in dry-run output (`planning_stops`: "needs the vendor's answer to `purpose`").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// Literal strings in this request that must never be shown (a signature, a token

@@ -1,7 +1,19 @@
 //! Helpers for reading vendor answers into canonical outcomes.
 
-use crate::model::{Problem, ProblemCode, VendorResponse};
+mod document;
+mod lenient;
+
+pub use document::ProblemDocument;
+pub use lenient::lenient_json;
+
+use crate::model::{Outcome, Problem, ProblemCode, Success, VendorResponse};
 use serde_json::{Map, Value};
+
+/// The longest vendor string [`clean`] keeps, in characters.
+pub const MAX_TEXT: usize = 1024;
+
+/// The longest [`excerpt`], in characters.
+const MAX_EXCERPT: usize = 200;
 
 /// The code a vendor HTTP status maps to when the vendor's own table says nothing more
 /// specific: 401/403 `upstream_unauthorized`, 404 `target_not_found`, 429 `rate_limited`,
@@ -42,12 +54,50 @@ pub fn vendor_map(response: &VendorResponse<'_>) -> Map<String, Value> {
 /// A problem for a vendor answer: `code`, the vendor's `message` (and error `code`, when
 /// it has one) in `vendor`, the `detail` naming the backend's words. Passes `Retry-After`
 /// on for 429 and marks 5xx retryable.
+///
+/// When the vendor's own table says which failures are worth a retry (a 5xx that is not,
+/// a 4xx-coded overload that is), use [`problem_with_retry`] instead of overriding
+/// `retryable` afterwards.
 pub fn problem(
     code: ProblemCode,
     response: &VendorResponse<'_>,
     vendor_code: Option<&str>,
     vendor_message: Option<&str>,
     detail: String,
+) -> Problem {
+    let retryable = response.status >= 500;
+    problem_with_retry(
+        code,
+        response,
+        vendor_code,
+        vendor_message,
+        detail,
+        retryable,
+    )
+}
+
+/// Like [`problem`], but `retryable` is the adapter's decision rather than "every 5xx".
+/// The vendor's `Retry-After` is still passed on with `rate_limited`.
+///
+/// The host only acts on `retryable` for requests marked idempotent, within the
+/// backend's `retries` and the request's deadline, and asks the adapter to plan the call
+/// again with [`Input::Retry`](crate::Input::Retry).
+///
+/// ```
+/// use sever_plugin_sdk::{vendor, ProblemCode, VendorResponse};
+/// let r = VendorResponse { status: 500, headers: &[], body: b"" };
+/// // This vendor's 500 means "refused for good": not worth a retry.
+/// let p = vendor::problem_with_retry(
+///     ProblemCode::UpstreamError, &r, None, None, "refused".into(), false);
+/// assert!(!p.retryable);
+/// ```
+pub fn problem_with_retry(
+    code: ProblemCode,
+    response: &VendorResponse<'_>,
+    vendor_code: Option<&str>,
+    vendor_message: Option<&str>,
+    detail: String,
+    retryable: bool,
 ) -> Problem {
     let mut vendor = vendor_map(response);
     if let Some(c) = vendor_code {
@@ -60,22 +110,66 @@ pub fn problem(
     if code == ProblemCode::RateLimited {
         p.retry_after = response.header("retry-after").map(str::to_owned);
     }
-    if response.status >= 500 {
-        p.retryable = true;
-    }
+    p.retryable = retryable;
     p
 }
 
-/// A short, printable excerpt of a body that is not what the adapter expected.
+/// `done`, with [`vendor_map`] (status, request id) as what the vendor said: the usual
+/// end of a flow whose last answer was a plain success.
+///
+/// ```
+/// use sever_plugin_sdk::{vendor, Outcome, Step, VendorResponse};
+/// let r = VendorResponse { status: 204, headers: &[], body: b"" };
+/// let step = Step::Done(vendor::done(&r));
+/// assert!(matches!(step, Step::Done(s) if s.outcome == Outcome::Done && s.vendor["status"] == 204));
+/// ```
+pub fn done(response: &VendorResponse<'_>) -> Success {
+    Success {
+        outcome: Outcome::Done,
+        vendor: vendor_map(response),
+    }
+}
+
+/// `upstream_error` for an answer whose body is not what this vendor sends (an HTML login
+/// page, a proxy's error, binary): the body's [`excerpt`] goes into `vendor.message` (even
+/// when empty), `detail` is the adapter's words. Retryable as [`problem`] decides (5xx).
+pub fn unexpected_body(response: &VendorResponse<'_>, detail: String) -> Problem {
+    let excerpt = excerpt(response.body);
+    problem(
+        ProblemCode::UpstreamError,
+        response,
+        None,
+        Some(&excerpt),
+        detail,
+    )
+}
+
+/// Makes a string the vendor sent safe to show (a message, a problem document's member):
+/// control characters become spaces, the ends are trimmed, at most [`MAX_TEXT`]
+/// characters are kept.
+///
+/// ```
+/// use sever_plugin_sdk::vendor::clean;
+/// assert_eq!(clean(" Bad\r\nRequest\u{0} "), "Bad  Request");
+/// ```
+pub fn clean(text: &str) -> String {
+    printable(text, MAX_TEXT)
+}
+
+/// A short, printable excerpt of a body that is not what the adapter expected: invalid
+/// UTF-8 replaced, control characters made spaces, at most 200 characters, trimmed.
 pub fn excerpt(body: &[u8]) -> String {
-    const MAX: usize = 200;
-    let text = String::from_utf8_lossy(body);
-    let clean: String = text
+    printable(&String::from_utf8_lossy(body), MAX_EXCERPT)
+}
+
+/// Control characters become spaces, at most `max` characters, ends trimmed.
+fn printable(text: &str, max: usize) -> String {
+    let safe: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
+        .take(max)
         .collect();
-    clean.trim().to_owned()
+    safe.trim().to_owned()
 }
 
 #[cfg(test)]
@@ -93,21 +187,95 @@ mod tests {
         assert_eq!(code_for_status(302), ProblemCode::UpstreamError);
     }
 
+    /// Every test answer carries a `Retry-After` and a request id.
+    fn response(status: u16, body: &'static [u8]) -> VendorResponse<'static> {
+        const HEADERS: [(&str, &[u8]); 2] = [("retry-after", b"7"), ("x-request-id", b"r-1")];
+        VendorResponse {
+            status,
+            headers: &HEADERS,
+            body,
+        }
+    }
+
     #[test]
-    fn rate_limited_problem_carries_retry_after() {
-        let headers = [("retry-after", b"7".as_slice())];
-        let r = VendorResponse {
-            status: 429,
-            headers: &headers,
-            body: b"",
-        };
+    fn retry_after_is_passed_on_only_when_rate_limited() {
+        let r = response(429, b"");
         let p = problem(ProblemCode::RateLimited, &r, None, None, "slow down".into());
         assert_eq!(p.retry_after.as_deref(), Some("7"));
+        let p = problem_with_retry(
+            ProblemCode::RateLimited,
+            &r,
+            None,
+            None,
+            String::new(),
+            false,
+        );
+        assert_eq!(p.retry_after.as_deref(), Some("7"));
+        let p = problem_with_retry(
+            ProblemCode::UpstreamRejected,
+            &r,
+            None,
+            None,
+            String::new(),
+            false,
+        );
+        assert_eq!(p.retry_after, None);
     }
 
     #[test]
     fn excerpt_strips_control_characters_and_bounds_length() {
         assert_eq!(excerpt(b"a\nb\x00c"), "a b c");
         assert_eq!(excerpt(&[b'x'; 500]).len(), 200);
+    }
+
+    #[test]
+    fn clean_keeps_up_to_max_text_characters() {
+        assert_eq!(clean("\ta\u{7f}b\n"), "a b");
+        let long = "é".repeat(MAX_TEXT + 10);
+        assert_eq!(clean(&long).chars().count(), MAX_TEXT);
+        assert_eq!(clean("\r\n"), "");
+    }
+
+    #[test]
+    fn problem_marks_5xx_retryable_and_problem_with_retry_obeys_the_adapter() {
+        for (status, retryable) in [(500, true), (503, true), (499, false), (200, false)] {
+            let r = response(status, b"");
+            let p = problem(ProblemCode::UpstreamError, &r, None, None, String::new());
+            assert_eq!(p.retryable, retryable, "{status}");
+        }
+        let (code, detail) = (ProblemCode::UpstreamError, String::from("d"));
+        let r = response(503, b"");
+        let p = problem_with_retry(code, &r, Some("C"), Some("m"), detail.clone(), false);
+        assert!(!p.retryable);
+        assert_eq!(p.detail, "d");
+        let vendor = p.vendor.unwrap_or_default();
+        assert_eq!(vendor["code"], "C");
+        assert_eq!(vendor["message"], "m");
+        assert_eq!(vendor["request_id"], "r-1");
+        let p = problem_with_retry(code, &response(403, b""), None, None, detail, true);
+        assert!(p.retryable);
+    }
+
+    #[test]
+    fn done_carries_the_status_and_request_id() {
+        let s = done(&response(200, b"{}"));
+        assert_eq!(s.outcome, Outcome::Done);
+        assert_eq!(s.vendor["status"], 200);
+        assert_eq!(s.vendor["request_id"], "r-1");
+    }
+
+    #[test]
+    fn unexpected_body_is_an_upstream_error_with_an_excerpt() {
+        let p = unexpected_body(&response(200, b"<html>\nlogin</html>"), "odd".into());
+        assert_eq!(p.code, ProblemCode::UpstreamError);
+        assert!(!p.retryable);
+        assert_eq!(p.detail, "odd");
+        assert_eq!(
+            p.vendor.unwrap_or_default()["message"],
+            "<html> login</html>"
+        );
+        let p = unexpected_body(&response(502, b""), "odd".into());
+        assert!(p.retryable);
+        assert_eq!(p.vendor.unwrap_or_default()["message"], "");
     }
 }
