@@ -11,12 +11,13 @@ use crate::auth::Caller;
 use crate::canonical::{self, CanonicalRequest, Selection};
 use crate::dispatch::Backend;
 use crate::problem::{Answer, ApiProblem};
+use crate::trace::TraceContext;
 use serde_json::{json, Map, Value};
 use sever_plugin_sdk::abi::ABI_VERSION;
 use sever_plugin_sdk::{ProblemCode, Request, Step, Success};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// The endpoints of spec §6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +177,29 @@ impl Sever {
         Answer::json(200, &json!({ "plugins": list }))
     }
 
-    /// `POST /v1/actions` once the caller is known and the body read.
-    pub async fn act(&self, caller: &Caller, body: &[u8], request_id: &str) -> Answer {
+    /// `POST /v1/actions` once the caller is known and the body read. `traceparent` is
+    /// the caller's W3C trace context header, if any: vendor calls continue that trace.
+    pub async fn act(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+        request_id: &str,
+        traceparent: Option<&[u8]>,
+    ) -> Answer {
         let started = Instant::now();
         let _in_flight = InFlight::enter(&self.metrics.in_flight);
-        self.act_inner(caller, body, request_id, started).await
+        let trace = TraceContext::continue_or_start(traceparent);
+        let span = tracing::info_span!(
+            "canonical_request",
+            request_id,
+            caller = %caller.name,
+            trace_id = %trace.trace_id(),
+            action = tracing::field::Empty,
+            backend = tracing::field::Empty,
+        );
+        self.act_inner(caller, body, request_id, started, &trace)
+            .instrument(span)
+            .await
     }
 
     async fn act_inner(
@@ -189,6 +208,7 @@ impl Sever {
         body: &[u8],
         request_id: &str,
         started: Instant,
+        trace: &TraceContext,
     ) -> Answer {
         let request = match canonical::parse(body) {
             Ok(r) => r,
@@ -207,10 +227,15 @@ impl Sever {
             return self.finish(caller, &request, "", request_id, started, problem.into());
         };
         let backend = self.backend(name);
+        let span = tracing::Span::current();
+        span.record("action", action);
+        if let Some(b) = backend {
+            span.record("backend", b.name.as_str());
+        }
         // Labels come from config only: an unknown (caller-chosen) name is never a label.
         let label = backend.map_or("", |b| b.name.as_str());
         let finished = match self
-            .check_and_run(caller, &request, name, backend, request_id, started)
+            .check_and_run(caller, &request, name, request_id, started, trace)
             .await
         {
             Ok(f) => f,
@@ -229,9 +254,9 @@ impl Sever {
         caller: &Caller,
         request: &CanonicalRequest,
         name: &str,
-        backend: Option<&Arc<Backend>>,
         request_id: &str,
         started: Instant,
+        trace: &TraceContext,
     ) -> Result<Finished, ApiProblem> {
         if !self.auth.allows(caller, name, request.action) {
             return Err(ApiProblem::new(
@@ -242,7 +267,7 @@ impl Sever {
                 ),
             ));
         }
-        let backend = backend.ok_or_else(|| {
+        let backend = self.backend(name).ok_or_else(|| {
             ApiProblem::new(
                 ProblemCode::UnknownBackend,
                 format!("no backend is named '{name}'"),
@@ -304,7 +329,7 @@ impl Sever {
         }
         let deadline = started + self.config.server.request_timeout;
         let (success, _calls) = backend
-            .run(self.upstream.as_ref(), &plugin_request, deadline)
+            .run(self.upstream.as_ref(), &plugin_request, deadline, trace)
             .await?;
         Ok(self.success(backend, request, success, request_id, started))
     }

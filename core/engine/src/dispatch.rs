@@ -5,6 +5,7 @@
 use crate::host::{Instance, Plugin, PluginFault, Resume};
 use crate::metrics::{status_class, Metrics};
 use crate::problem::ApiProblem;
+use crate::trace::TraceContext;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use prometheus::{Histogram, IntCounter};
@@ -15,6 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// A vendor's HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,11 +338,16 @@ impl Backend {
     }
 
     /// Runs a flow to its end, sending every step through `upstream`.
+    ///
+    /// Every vendor call carries a `traceparent` continuing `trace` (unless the adapter set
+    /// one) and runs in a `vendor_call` span (backend, method, host, status, duration;
+    /// never the path, headers or bodies).
     pub async fn run(
         &self,
         upstream: &dyn Upstream,
         request: &Request,
         deadline: Instant,
+        trace: &TraceContext,
     ) -> Result<(Success, u32), ApiProblem> {
         let json = serde_json::to_vec(request)
             .map_err(|e| ApiProblem::new(ProblemCode::Internal, e.to_string()))?;
@@ -356,6 +363,16 @@ impl Backend {
                 Step::Fail(problem) => return Err(ApiProblem::from_plugin(problem, &self.name)),
                 Step::Send(r) => r,
             };
+            let mut vendor_request = vendor_request;
+            if !vendor_request
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("traceparent"))
+            {
+                vendor_request
+                    .headers
+                    .push(("traceparent".to_owned(), trace.child_header()));
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             let limit = vendor_request
                 .timeout_ms
@@ -368,7 +385,32 @@ impl Backend {
             calls += 1;
             // `leading` keeps a shared step's answer visible to newly started flows until
             // this flow has resumed with it.
-            let (result, leading) = self.send(upstream, &vendor_request, limit).await;
+            let span = tracing::info_span!(
+                "vendor_call",
+                backend = %self.name,
+                method = %vendor_request.method,
+                host = %host_of(&vendor_request.url),
+                status = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+            );
+            let call_started = Instant::now();
+            let (result, leading) = self
+                .send(upstream, &vendor_request, limit)
+                .instrument(span.clone())
+                .await;
+            let took = call_started.elapsed().as_secs_f64() * 1000.0;
+            span.record("duration_ms", took);
+            match result.as_ref() {
+                Ok(r) => {
+                    span.record("status", r.status);
+                    span.in_scope(|| {
+                        tracing::debug!(status = r.status, duration_ms = took, "vendor answered")
+                    });
+                }
+                Err(e) => span.in_scope(
+                    || tracing::debug!(error = %e, duration_ms = took, "vendor call failed"),
+                ),
+            }
             let (next, retryable) = match result.as_ref() {
                 Ok(response) => {
                     let next = flow
@@ -421,6 +463,18 @@ impl Backend {
             None => (Arc::new(attempt().await), None),
         }
     }
+}
+
+/// The host (and port) of a URL, for spans: never its path or query, which hold
+/// identifiers and sometimes credentials.
+fn host_of(url: &str) -> String {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| {
+            u.authority()
+                .map(|a| a.as_str().rsplit('@').next().unwrap_or_default().to_owned())
+        })
+        .unwrap_or_default()
 }
 
 /// Full-jitter exponential backoff (50 ms, 100 ms, … capped at 2 s), or `None` if the

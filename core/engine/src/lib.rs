@@ -19,5 +19,6 @@ pub mod dispatch;
 pub mod host;
 pub mod metrics;
 pub mod problem;
+pub mod trace;
 
 pub use app::Sever;

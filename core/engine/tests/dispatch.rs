@@ -275,6 +275,10 @@ fn client(id: &str) -> Request {
     })
 }
 
+fn trace() -> sever_engine::trace::TraceContext {
+    sever_engine::trace::TraceContext::continue_or_start(None)
+}
+
 fn soon() -> Instant {
     Instant::now() + Duration::from_secs(5)
 }
@@ -301,7 +305,10 @@ async fn a_cold_token_cache_under_a_burst_sends_one_token_request() {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..50 {
         let (b, u) = (Arc::clone(&b), Arc::clone(&upstream));
-        tasks.spawn(async move { b.run(u.as_ref(), &client(&format!("c{i}")), soon()).await });
+        tasks.spawn(async move {
+            b.run(u.as_ref(), &client(&format!("c{i}")), soon(), &trace())
+                .await
+        });
     }
     let mut done = 0;
     while let Some(result) = tasks.join_next().await {
@@ -328,7 +335,7 @@ async fn a_failed_idempotent_call_is_planned_again_with_a_fresh_nonce() {
         }
     }));
     let (success, calls) = b
-        .run(upstream.as_ref(), &client("c"), soon())
+        .run(upstream.as_ref(), &client("c"), soon(), &trace())
         .await
         .unwrap();
     assert_eq!(success.outcome, Outcome::Done);
@@ -350,7 +357,7 @@ async fn retries_stop_at_the_configured_count() {
     let b = backend(2, &metrics);
     let upstream = FakeUpstream::new(script(|_| ok(500, "down")));
     let problem = b
-        .run(upstream.as_ref(), &client("c"), soon())
+        .run(upstream.as_ref(), &client("c"), soon(), &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::UpstreamError);
@@ -375,7 +382,7 @@ async fn a_call_not_marked_idempotent_is_never_retried() {
         ..Target::default()
     };
     let problem = b
-        .run(upstream.as_ref(), &request(target), soon())
+        .run(upstream.as_ref(), &request(target), soon(), &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::UpstreamError);
@@ -388,7 +395,7 @@ async fn answers_that_are_not_retryable_are_not_retried() {
     let b = backend(3, &metrics);
     let upstream = FakeUpstream::new(script(|_| ok(404, "no such client")));
     let problem = b
-        .run(upstream.as_ref(), &client("c"), soon())
+        .run(upstream.as_ref(), &client("c"), soon(), &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::TargetNotFound);
@@ -401,7 +408,7 @@ async fn transport_failures_of_idempotent_calls_are_retried_then_mapped() {
     let b = backend(1, &metrics);
     let upstream = FakeUpstream::new(script(|_| Err(TransportError::Connect("refused".into()))));
     let problem = b
-        .run(upstream.as_ref(), &client("c"), soon())
+        .run(upstream.as_ref(), &client("c"), soon(), &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::UpstreamUnavailable);
@@ -411,7 +418,7 @@ async fn transport_failures_of_idempotent_calls_are_retried_then_mapped() {
         Err(TransportError::Timeout(Duration::from_secs(1)))
     }));
     let problem = b
-        .run(upstream.as_ref(), &client("d"), soon())
+        .run(upstream.as_ref(), &client("d"), soon(), &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::UpstreamTimeout);
@@ -431,7 +438,7 @@ async fn no_retry_is_started_that_would_end_past_the_deadline() {
     let upstream = FakeUpstream::new(script(|_| ok(503, "")));
     let deadline = Instant::now() + Duration::from_millis(20);
     let problem = b
-        .run(upstream.as_ref(), &client("c"), deadline)
+        .run(upstream.as_ref(), &client("c"), deadline, &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::UpstreamError);
@@ -445,7 +452,7 @@ async fn a_plugin_panic_is_internal_counted_and_the_backend_keeps_working() {
     let b = backend(0, &metrics);
     let upstream = FakeUpstream::new(script(|_| ok(200, "{}")));
     let problem = b
-        .run(upstream.as_ref(), &client("panic"), soon())
+        .run(upstream.as_ref(), &client("panic"), soon(), &trace())
         .await
         .unwrap_err();
     assert_eq!(problem.code, ProblemCode::Internal);
@@ -459,7 +466,7 @@ async fn a_plugin_panic_is_internal_counted_and_the_backend_keeps_working() {
         "{text}"
     );
     assert!(b
-        .run(upstream.as_ref(), &client("ok"), soon())
+        .run(upstream.as_ref(), &client("ok"), soon(), &trace())
         .await
         .is_ok());
 }
@@ -470,7 +477,7 @@ async fn planning_shows_the_first_step_with_every_secret_redacted() {
     let b = backend(0, &metrics);
     let upstream = FakeUpstream::new(script(|_| ok(200, "{}")));
     // Warm the token cache so the first step is the kick, carrying token and key.
-    b.run(upstream.as_ref(), &client("warm"), soon())
+    b.run(upstream.as_ref(), &client("warm"), soon(), &trace())
         .await
         .unwrap();
     let Step::Send(first) = b.plan(&client("c")).unwrap() else {

@@ -129,7 +129,14 @@ impl ApiApp {
                 }
                 let limit = sever.config.server.max_body_bytes;
                 match read_body(session, limit).await {
-                    Body::Complete(body) => sever.act(&caller, &body, request_id).await,
+                    Body::Complete(body) => {
+                        let traceparent = session
+                            .get_header("traceparent")
+                            .map(|v| v.as_bytes().to_vec());
+                        sever
+                            .act(&caller, &body, request_id, traceparent.as_deref())
+                            .await
+                    }
                     Body::TooLarge => {
                         // The rest of the body is never read; `response` closes the
                         // connection.
