@@ -241,11 +241,6 @@ impl Sever {
             Ok(f) => f,
             Err(problem) => problem.into(),
         };
-        let duration = started.elapsed();
-        self.metrics
-            .request_duration
-            .with_label_values(&[action, label])
-            .observe(duration.as_secs_f64());
         self.finish(caller, &request, label, request_id, started, finished)
     }
 
@@ -410,6 +405,11 @@ impl Sever {
             .requests
             .with_label_values(&[action, backend_label, outcome])
             .inc();
+        // Every request counted with an action is also timed, refusals included.
+        self.metrics
+            .request_duration
+            .with_label_values(&[action, backend_label])
+            .observe(started.elapsed().as_secs_f64());
         tracing::info!(
             request_id,
             caller = %caller.name,

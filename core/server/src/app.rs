@@ -152,6 +152,7 @@ impl ApiApp {
                             ProblemCode::InvalidRequest,
                             format!("the body could not be read: {e}"),
                         );
+                        sever.count_refusal(p.code);
                         Answer::problem(&p, request_id)
                     }
                 }
