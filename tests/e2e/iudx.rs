@@ -331,9 +331,15 @@ fn the_internal_error_fault_is_upstream_error_and_retried_when_retries_allow() {
     assert_eq!(calls.len(), 2, "{calls:#?}");
     // The same call again; only the trace context's span id differs per attempt.
     let without_trace = |h: &[(String, String)]| -> Vec<(String, String)> {
-        h.iter().filter(|(n, _)| n != "traceparent").cloned().collect()
+        h.iter()
+            .filter(|(n, _)| n != "traceparent")
+            .cloned()
+            .collect()
     };
-    assert_eq!(without_trace(&calls[0].headers), without_trace(&calls[1].headers));
+    assert_eq!(
+        without_trace(&calls[0].headers),
+        without_trace(&calls[1].headers)
+    );
 }
 
 #[test]

@@ -52,7 +52,11 @@ fn a_callers_traceparent_is_continued_on_the_vendor_call_with_a_new_parent() {
     reply.expect_success();
     let sent = vendor_traceparent(&sim);
     assert!(is_traceparent(&sent), "{sent}");
-    assert_eq!(&sent[..36], &CALLER_TRACE[..36], "same version and trace id");
+    assert_eq!(
+        &sent[..36],
+        &CALLER_TRACE[..36],
+        "same version and trace id"
+    );
     assert_ne!(&sent[36..52], &CALLER_TRACE[36..52], "a new parent id");
     assert_eq!(&sent[52..], "-01", "the caller's flags");
 }
@@ -78,8 +82,15 @@ fn without_a_valid_traceparent_a_new_trace_is_started() {
     reply.expect_success();
     let second = vendor_traceparent(&sim);
 
-    assert!(is_traceparent(&first) && is_traceparent(&second), "{first} {second}");
-    assert_ne!(&first[3..35], &second[3..35], "each request is its own trace");
+    assert!(
+        is_traceparent(&first) && is_traceparent(&second),
+        "{first} {second}"
+    );
+    assert_ne!(
+        &first[3..35],
+        &second[3..35],
+        "each request is its own trace"
+    );
 }
 
 #[test]
@@ -88,7 +99,10 @@ fn json_log_lines_name_the_request_and_carry_no_secret() {
     let sever = start(&sim);
 
     let reply = disconnect(&sever, "sensor-17");
-    let request_id = reply.expect_success()["request_id"].as_str().unwrap().to_owned();
+    let request_id = reply.expect_success()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // The server logs JSON lines to stderr when it is not a terminal.
     let stderr = sever.stderr();
@@ -102,6 +116,9 @@ fn json_log_lines_name_the_request_and_carry_no_secret() {
     assert_eq!(line["outcome"], "done", "{line}");
     assert_eq!(line["status"], 200, "{line}");
     for secret in [ONCALL, NARROW, CEDALO_TOKEN] {
-        assert!(!stderr.contains(secret), "a secret reached the log:\n{stderr}");
+        assert!(
+            !stderr.contains(secret),
+            "a secret reached the log:\n{stderr}"
+        );
     }
 }
