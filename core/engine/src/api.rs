@@ -10,6 +10,7 @@ use crate::audit::now_rfc3339;
 use crate::auth::Caller;
 use crate::canonical::{self, CanonicalRequest, Selection};
 use crate::dispatch::Backend;
+use crate::metrics::Ended;
 use crate::problem::{Answer, ApiProblem};
 use crate::trace::TraceContext;
 use serde_json::{json, Map, Value};
@@ -99,7 +100,7 @@ enum Finished {
     /// `200` with this body; `outcome` is `done`, `accepted` or `dry_run`.
     Answered {
         body: Value,
-        outcome: &'static str,
+        outcome: Ended,
         vendor: Option<Map<String, Value>>,
     },
     Failed(ApiProblem),
@@ -121,10 +122,7 @@ impl Sever {
 
     /// Counts a canonical request refused before its body was parsed (401, 413, 415).
     pub fn count_refusal(&self, code: ProblemCode) {
-        self.metrics
-            .requests
-            .with_label_values(&["", "", code.as_str()])
-            .inc();
+        self.unlabeled.record(None, Ended::Problem(code), None);
     }
 
     /// `GET /healthz`.
@@ -224,7 +222,7 @@ impl Sever {
                 ProblemCode::InvalidRequest,
                 "fan-out with `backends` is not available in this release; send one request per backend",
             );
-            return self.finish(caller, &request, "", request_id, started, problem.into());
+            return self.finish(caller, &request, None, request_id, started, problem.into());
         };
         let backend = self.backend(name);
         let span = tracing::Span::current();
@@ -232,8 +230,6 @@ impl Sever {
         if let Some(b) = backend {
             span.record("backend", b.name.as_str());
         }
-        // Labels come from config only: an unknown (caller-chosen) name is never a label.
-        let label = backend.map_or("", |b| b.name.as_str());
         let finished = match self
             .check_and_run(caller, &request, name, request_id, started, trace)
             .await
@@ -241,7 +237,14 @@ impl Sever {
             Ok(f) => f,
             Err(problem) => problem.into(),
         };
-        self.finish(caller, &request, label, request_id, started, finished)
+        self.finish(
+            caller,
+            &request,
+            backend.map(|b| b.as_ref()),
+            request_id,
+            started,
+            finished,
+        )
     }
 
     async fn check_and_run(
@@ -347,7 +350,7 @@ impl Sever {
         });
         Finished::Answered {
             body,
-            outcome: success.outcome.as_str(),
+            outcome: Ended::Outcome(success.outcome),
             vendor: Some(success.vendor),
         }
     }
@@ -377,7 +380,7 @@ impl Sever {
         });
         Ok(Finished::Answered {
             body,
-            outcome: "dry_run",
+            outcome: Ended::DryRun,
             vendor: None,
         })
     }
@@ -387,29 +390,33 @@ impl Sever {
         &self,
         caller: &Caller,
         request: &CanonicalRequest,
-        backend_label: &str,
+        backend: Option<&Backend>,
         request_id: &str,
         started: Instant,
         finished: Finished,
     ) -> Answer {
         let action = request.action.as_str();
-        let (answer, outcome, vendor) = match finished {
+        let (answer, ended, vendor) = match finished {
             Finished::Answered {
                 body,
                 outcome,
                 vendor,
             } => (Answer::json(200, &body), outcome, vendor),
-            Finished::Failed(p) => (Answer::problem(&p, request_id), p.code.as_str(), p.vendor),
+            Finished::Failed(p) => (
+                Answer::problem(&p, request_id),
+                Ended::Problem(p.code),
+                p.vendor,
+            ),
         };
-        self.metrics
-            .requests
-            .with_label_values(&[action, backend_label, outcome])
-            .inc();
+        let outcome = ended.as_str();
+        // Labels come from config only: an unknown (caller-chosen) name is never a label.
+        let (backend_label, handles) = match backend {
+            Some(b) => (b.name.as_str(), b.request_metrics()),
+            None => ("", &self.unlabeled),
+        };
         // Every request counted with an action is also timed, refusals included.
-        self.metrics
-            .request_duration
-            .with_label_values(&[action, backend_label])
-            .observe(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        handles.record(Some(request.action), ended, Some(seconds));
         tracing::info!(
             request_id,
             caller = %caller.name,

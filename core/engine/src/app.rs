@@ -9,7 +9,7 @@ use crate::config::{
 };
 use crate::dispatch::{Backend, BackendParams, Upstream};
 use crate::host::{self, InstanceError, Plugin};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RequestMetrics};
 use sever_plugin_sdk::abi::ABI_VERSION;
 use sever_plugin_sdk::BackendSpec;
 use std::collections::HashMap;
@@ -184,6 +184,8 @@ pub struct Sever {
     pub(crate) backends: Vec<Arc<Backend>>,
     pub(crate) by_name: HashMap<String, usize>,
     pub(crate) metrics: Metrics,
+    /// Request metrics for the empty `backend` label (backend unknown or not yet known).
+    pub(crate) unlabeled: RequestMetrics,
     pub(crate) audit: Option<AuditLog>,
     pub(crate) upstream: Arc<dyn Upstream>,
     pub(crate) ready: AtomicBool,
@@ -221,6 +223,7 @@ impl Sever {
             .map(|(i, b)| (b.name.clone(), i))
             .collect();
         Ok(Sever {
+            unlabeled: RequestMetrics::new(&metrics, ""),
             auth: Authenticator::new(config.auth.as_ref()),
             plugins: loaded.plugins,
             backends,

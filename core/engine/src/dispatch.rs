@@ -3,7 +3,7 @@
 //! steps that carry a sharing key, and never run past the request's deadline.
 
 use crate::host::{Instance, Plugin, PluginFault, Resume};
-use crate::metrics::{status_class, Metrics};
+use crate::metrics::{status_class, Metrics, RequestMetrics};
 use crate::problem::ApiProblem;
 use crate::trace::TraceContext;
 use async_trait::async_trait;
@@ -170,6 +170,7 @@ pub struct Backend {
     upstream_connect_error: IntCounter,
     upstream_duration: Histogram,
     plugin_panics: IntCounter,
+    requests: RequestMetrics,
 }
 
 impl fmt::Debug for Backend {
@@ -214,6 +215,7 @@ impl Backend {
                 .upstream_duration
                 .with_label_values(&[params.name.as_str(), plugin.as_str()]),
             plugin_panics: metrics.plugin_panics.with_label_values(&[plugin.as_str()]),
+            requests: RequestMetrics::new(metrics, &params.name),
             name: params.name,
             url: params.url,
             tags: params.tags,
@@ -230,6 +232,11 @@ impl Backend {
     /// The adapter plugin.
     pub fn plugin(&self) -> &Arc<Plugin> {
         self.instance.plugin()
+    }
+
+    /// The backend's cached `sever_requests_total` / `sever_request_duration_seconds` handles.
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.requests
     }
 
     /// Takes one of the backend's concurrency slots, or `None` when all are in use.

@@ -2,9 +2,11 @@
 //! list, never from caller input, so every label set is bounded.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use sever_plugin_sdk::{Action, Outcome, ProblemCode};
+use std::sync::OnceLock;
 
 /// Buckets from 100 µs to 10 s: a proxy's own cost sits at the bottom, vendor calls above.
 pub const BUCKETS: &[f64] = &[
@@ -147,6 +149,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cached_handles_record_under_the_right_labels() {
+        let m = Metrics::new();
+        let r = RequestMetrics::new(&m, "b1");
+        r.record(
+            Some(Action::Unbind),
+            Ended::Outcome(Outcome::Accepted),
+            Some(0.002),
+        );
+        r.record(
+            Some(Action::Unbind),
+            Ended::Outcome(Outcome::Accepted),
+            Some(0.002),
+        );
+        r.record(None, Ended::Problem(ProblemCode::Internal), None);
+        RequestMetrics::new(&m, "").record(
+            None,
+            Ended::Problem(ProblemCode::Unauthenticated),
+            None,
+        );
+        let text = String::from_utf8(m.render()).unwrap_or_default();
+        for line in [
+            r#"sever_requests_total{action="unbind",backend="b1",outcome="accepted"} 2"#,
+            r#"sever_requests_total{action="",backend="b1",outcome="internal"} 1"#,
+            r#"sever_requests_total{action="",backend="",outcome="unauthenticated"} 1"#,
+            r#"sever_request_duration_seconds_count{action="unbind",backend="b1"} 2"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        for code in ProblemCode::ALL {
+            assert_eq!(Ended::Problem(code).as_str(), code.as_str());
+            assert_eq!(ProblemCode::ALL[Ended::Problem(code).index() - 3], code);
+        }
+    }
+
+    #[test]
     fn every_spec_metric_is_exported() {
         let m = Metrics::new();
         m.requests
@@ -176,6 +213,96 @@ mod tests {
             "sever_circuit_state",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}
+
+/// How a canonical request ended, as the `outcome` label: an [`Outcome`], `dry_run`, or a
+/// problem code. Indexes a handle cache, so recording never formats or looks up a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// `done` or `accepted`.
+    Outcome(Outcome),
+    /// `dry_run`.
+    DryRun,
+    /// A problem code.
+    Problem(ProblemCode),
+}
+
+impl Ended {
+    const COUNT: usize = 3 + ProblemCode::ALL.len();
+
+    fn index(self) -> usize {
+        match self {
+            Ended::Outcome(Outcome::Done) => 0,
+            Ended::Outcome(Outcome::Accepted) => 1,
+            Ended::DryRun => 2,
+            // A fieldless enum's discriminants follow its declaration order (= `ALL`).
+            Ended::Problem(code) => 3 + code as usize,
+        }
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ended::Outcome(o) => o.as_str(),
+            Ended::DryRun => "dry_run",
+            Ended::Problem(code) => code.as_str(),
+        }
+    }
+}
+
+/// `sever_requests_total` and `sever_request_duration_seconds` handles for one `backend`
+/// label (`""` for requests whose backend is unknown), resolved once on first use: the
+/// hot path then increments a cached counter without hashing or formatting label values.
+#[derive(Debug)]
+pub struct RequestMetrics {
+    backend: String,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    /// `[action][ended]`; action index 3 is the empty action label.
+    counters: Vec<OnceLock<IntCounter>>,
+    histograms: [OnceLock<Histogram>; 4],
+}
+
+fn action_index(action: Option<Action>) -> usize {
+    match action {
+        Some(Action::Disconnect) => 0,
+        Some(Action::Terminate) => 1,
+        Some(Action::Unbind) => 2,
+        None => 3,
+    }
+}
+
+impl RequestMetrics {
+    /// Handles for `backend` (a configured name, or `""`).
+    pub fn new(metrics: &Metrics, backend: &str) -> Self {
+        RequestMetrics {
+            backend: backend.to_owned(),
+            requests: metrics.requests.clone(),
+            durations: metrics.request_duration.clone(),
+            counters: (0..4 * Ended::COUNT).map(|_| OnceLock::new()).collect(),
+            histograms: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// Counts one request and, when it has an action, its duration.
+    pub fn record(&self, action: Option<Action>, ended: Ended, seconds: Option<f64>) {
+        let a = action_index(action);
+        let label = action.map_or("", Action::as_str);
+        self.counters[a * Ended::COUNT + ended.index()]
+            .get_or_init(|| {
+                self.requests
+                    .with_label_values(&[label, self.backend.as_str(), ended.as_str()])
+            })
+            .inc();
+        if let Some(s) = seconds {
+            self.histograms[a]
+                .get_or_init(|| {
+                    self.durations
+                        .with_label_values(&[label, self.backend.as_str()])
+                })
+                .observe(s);
         }
     }
 }
