@@ -175,6 +175,32 @@ fn check_accepts_a_good_config_and_exits_0() {
 }
 
 #[test]
+fn tls_settings_this_release_cannot_honour_are_refused_not_ignored() {
+    let yaml = common::config_with(
+        "http://127.0.0.1:9",
+        r#", tls: { cert_path: "c.pem", key_path: "k.pem" }"#,
+    );
+    let config = write_config(&yaml);
+    let file = config.path().to_str().unwrap();
+
+    let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "{file}:server.tls: TLS on the listener is not available"
+        )),
+        "{stdout}{stderr}"
+    );
+
+    let (code, stdout, stderr) = run_cli(&["serve", "--config", file], &env());
+    assert_eq!(
+        code, 1,
+        "serve must refuse to run plain HTTP: {stdout}{stderr}"
+    );
+    assert!(stderr.contains("server.tls"), "{stderr}");
+}
+
+#[test]
 fn every_shipped_config_passes_check() {
     let dir = sever_tests::harness::workspace_dir().join("config");
     let mut checked = 0;

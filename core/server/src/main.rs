@@ -115,6 +115,16 @@ fn serve(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
+    let unsupported = config.unsupported();
+    if !unsupported.is_empty() {
+        for e in &unsupported {
+            tracing::error!("{e}");
+        }
+        return ExitCode::FAILURE;
+    }
     if config.server.insecure_no_auth && config.auth.is_none() {
         tracing::warn!(
             "server.insecure_no_auth is true: ANY caller can disconnect ANY client on every \
@@ -159,6 +169,7 @@ fn check(path: PathBuf) -> ExitCode {
         for w in c.warnings() {
             println!("warning: {w}");
         }
+        errors.extend(c.unsupported());
     }
     let plugins = match load_plugins(&path, &sources) {
         Ok(loaded) => {

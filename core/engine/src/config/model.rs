@@ -43,6 +43,30 @@ impl Config {
         self.backends.iter().find(|b| b.name == name)
     }
 
+    /// Settings this release parses but cannot honour safely: `sever serve` refuses to start
+    /// with them and `sever check` reports them as errors (serving plain HTTP where TLS was
+    /// asked for would be worse than not serving).
+    pub fn unsupported(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.server.tls.is_some() {
+            errors.push(ConfigError::new(
+                self.source.as_path(),
+                "server.tls",
+                "TLS on the listener is not available in this release; terminate TLS in front \
+                 of Sever or remove the section",
+            ));
+        }
+        if self.auth.as_ref().is_some_and(|a| !a.clients.is_empty()) {
+            errors.push(ConfigError::new(
+                self.source.as_path(),
+                "auth.clients",
+                "client-certificate callers need TLS on the listener, which is not available in \
+                 this release",
+            ));
+        }
+        errors
+    }
+
     /// Things that are allowed but probably not meant, as lines in the same
     /// `FILE:path: message` format as errors (for `sever check` and the startup log).
     pub fn warnings(&self) -> Vec<ConfigError> {
@@ -61,6 +85,20 @@ impl Config {
                 file,
                 "backends",
                 "no backends are configured: every action will answer unknown_backend",
+            ));
+        }
+        if self.tracing.otlp_endpoint.is_some() {
+            warnings.push(ConfigError::new(
+                file,
+                "tracing.otlp_endpoint",
+                "OpenTelemetry export is not available in this release: spans go to the log only",
+            ));
+        }
+        if self.idempotency.redis_url.is_some() {
+            warnings.push(ConfigError::new(
+                file,
+                "idempotency.redis_url",
+                "idempotency keys are not honoured in this release: the setting has no effect yet",
             ));
         }
         // With no backends at all, every pattern would be reported: the warning above says it.
