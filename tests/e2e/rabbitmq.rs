@@ -1,23 +1,21 @@
 //! End to end through the real `sever` and `libsever_rabbitmq.so` against a REAL RabbitMQ
-//! node this test starts itself (private node name, ports and data; see `broker.rs`), with
-//! real AMQP (lapin) and MQTT (rumqttc) clients. Each scenario asserts through the
-//! management API that exactly the targeted connections or bindings are gone.
+//! node this test starts itself (private node name, ports and data; see
+//! `sever_tests::broker`), with real AMQP (lapin) and MQTT (rumqttc) clients. Each scenario
+//! asserts through the management API that exactly the targeted connections or bindings
+//! are gone.
 //!
 //! One node serves every scenario, run one after another in one test so that the node is
 //! stopped (its guard dropped) when the test ends, passing or failing. Needs Debian's
 //! `rabbitmq-server` (installed by `scripts/setup`) and `cargo build --workspace` first.
 #![allow(clippy::unwrap_used)]
 
-#[path = "rabbitmq/broker.rs"]
-mod broker;
-
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use broker::{Broker, ADMIN, ADMIN_PASSWORD};
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{json, Value};
+use sever_tests::broker::{Broker, ADMIN, ADMIN_PASSWORD};
 use sever_tests::harness::http::{self, Reply};
 use sever_tests::harness::Sever;
 

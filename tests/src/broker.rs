@@ -1,4 +1,5 @@
-//! A private RabbitMQ node for one test binary: its own node name, Erlang cookie (`HOME`),
+//! A private RabbitMQ node for one test binary (`e2e/rabbitmq.rs`) or the demo's
+//! `vendor-sim rabbitmq`: its own node name, Erlang cookie (`HOME`),
 //! data, logs and config under a temp dir; AMQP, MQTT, management, distribution and epmd
 //! ports on 127.0.0.1, chosen free at start. Never the system-wide service. Stopped
 //! (`rabbitmqctl stop`, then its process group killed, then its own epmd) when dropped,
@@ -9,38 +10,45 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::harness::free_port;
+use crate::harness::http::{self, Reply};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-use sever_tests::harness::free_port;
-use sever_tests::harness::http::{self, Reply};
 
 /// Where Debian's `rabbitmq-server` package puts the scripts (run as is, not through the
 /// `/usr/sbin` wrappers, which switch to the `rabbitmq` user).
 const BIN: &str = "/usr/lib/rabbitmq/bin";
 /// The management API's administrator (created by the config's `default_user`).
-pub(crate) const ADMIN: &str = "sever";
-pub(crate) const ADMIN_PASSWORD: &str = "sever-rmq-5b2d";
+pub const ADMIN: &str = "sever";
+pub const ADMIN_PASSWORD: &str = "sever-rmq-5b2d";
 /// How long the node may take to answer on its management port.
 const START_LIMIT: Duration = Duration::from_secs(90);
 
 /// A running private node.
 #[derive(Debug)]
-pub(crate) struct Broker {
+pub struct Broker {
     dir: tempfile::TempDir,
     node: String,
-    pub(crate) amqp_port: u16,
-    pub(crate) mqtt_port: u16,
-    pub(crate) management_port: u16,
+    pub amqp_port: u16,
+    pub mqtt_port: u16,
+    pub management_port: u16,
     epmd_port: u16,
     child: Option<Child>,
     /// How long the node took to answer on its management port.
-    pub(crate) startup: Duration,
+    pub startup: Duration,
 }
 
 impl Broker {
-    /// Starts a node and waits (bounded) until its management API answers.
-    pub(crate) fn start() -> Broker {
+    /// Starts a node named `sever-test-<pid>@localhost` and waits (bounded) until its
+    /// management API answers.
+    pub fn start() -> Broker {
+        Broker::start_as("sever-test")
+    }
+
+    /// Starts a node named `<prefix>-<pid>@localhost` and waits (bounded) until its
+    /// management API answers. Panics (the node stopped) when it does not start in time.
+    pub fn start_as(prefix: &str) -> Broker {
         let server = Path::new(BIN).join("rabbitmq-server");
         assert!(
             server.exists(),
@@ -49,7 +57,7 @@ impl Broker {
         );
         let dir = tempfile::tempdir().expect("temp dir");
         let mut broker = Broker {
-            node: format!("sever-test-{}@localhost", std::process::id()),
+            node: format!("{prefix}-{}@localhost", std::process::id()),
             amqp_port: free_port(),
             mqtt_port: free_port(),
             management_port: free_port(),
@@ -170,7 +178,7 @@ impl Broker {
     }
 
     /// The management API's base URL.
-    pub(crate) fn management_url(&self) -> String {
+    pub fn management_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.management_port)
     }
 
@@ -187,7 +195,7 @@ impl Broker {
     }
 
     /// A management API call as the administrator.
-    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let body = body.map(|b| b.to_string());
         http::send(
             method,
@@ -198,7 +206,7 @@ impl Broker {
     }
 
     /// The vhost `/`'s connections: `(name, user, client name or MQTT client id)`.
-    pub(crate) fn connections(&self) -> Vec<(String, String, String)> {
+    pub fn connections(&self) -> Vec<(String, String, String)> {
         let reply = self.call(
             "GET",
             "/api/vhosts/%2F/connections?columns=name,user,client_properties",
@@ -221,7 +229,7 @@ impl Broker {
 
     /// The client names of the vhost's connections, sorted, once they equal `expected`
     /// (polled, at most 15 s); what they were otherwise.
-    pub(crate) fn wait_for_clients(&self, expected: &[&str]) -> Vec<String> {
+    pub fn wait_for_clients(&self, expected: &[&str]) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let mut clients: Vec<String> =
@@ -236,7 +244,7 @@ impl Broker {
 
     /// Stops the node: `rabbitmqctl stop` (bounded), then its process group and its epmd
     /// are killed whatever happened. Safe to call twice.
-    pub(crate) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
