@@ -622,3 +622,20 @@ fn post_healthz_is_method_not_allowed_with_allow_get() {
         assert_eq!(reply.header("allow"), Some("GET"), "{reply:#?}");
     }
 }
+
+#[test]
+fn sighup_does_not_stop_the_server() {
+    let sim = sim(&["sensor-17"]);
+    let mut sever = start(&sim);
+
+    sever.signal(sever_tests::harness::Signal::SIGHUP);
+    // Bounded: the warning line shows the signal was handled, not fatal.
+    let handled = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        sever.stderr().contains("SIGHUP")
+    });
+
+    assert!(handled, "{}", sever.stderr());
+    assert!(sever.is_running());
+    disconnect(&sever, "sensor-17").expect_success();
+}

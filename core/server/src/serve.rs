@@ -48,30 +48,39 @@ struct Signals {
 impl ShutdownSignalWatch for Signals {
     async fn recv(&self) -> ShutdownSignal {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut hup)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::quit()),
+            signal(SignalKind::hangup()),
         ) else {
             tracing::error!("cannot install signal handlers; stopping");
             return ShutdownSignal::FastShutdown;
         };
-        tokio::select! {
-            _ = term.recv() => {
-                tracing::info!("SIGTERM: draining in-flight requests");
-                let sever = Arc::clone(&self.sever);
-                std::thread::spawn(move || exit_when_drained(&sever));
-                ShutdownSignal::GracefulTerminate
-            }
-            _ = int.recv() => {
-                tracing::info!("SIGINT: stopping now");
-                ShutdownSignal::FastShutdown
-            }
-            _ = quit.recv() => {
-                // pingora's SIGQUIT hands listening sockets to a new process; Sever has no
-                // such upgrade path, so treat it as a graceful stop.
-                tracing::info!("SIGQUIT: draining in-flight requests");
-                ShutdownSignal::GracefulTerminate
+        loop {
+            tokio::select! {
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM: draining in-flight requests");
+                    let sever = Arc::clone(&self.sever);
+                    std::thread::spawn(move || exit_when_drained(&sever));
+                    return ShutdownSignal::GracefulTerminate;
+                }
+                _ = int.recv() => {
+                    tracing::info!("SIGINT: stopping now");
+                    return ShutdownSignal::FastShutdown;
+                }
+                _ = quit.recv() => {
+                    // pingora's SIGQUIT hands listening sockets to a new process; Sever has
+                    // no such upgrade path, so treat it as a graceful stop.
+                    tracing::info!("SIGQUIT: draining in-flight requests");
+                    return ShutdownSignal::GracefulTerminate;
+                }
+                _ = hup.recv() => {
+                    // SIGHUP's default action would end the process (log rotation sends it).
+                    // Live reload is not in this release: keep serving the loaded config.
+                    tracing::warn!("SIGHUP: live reload is not available in this release; \
+                                    still serving the config loaded at start");
+                }
             }
         }
     }
