@@ -365,12 +365,11 @@ impl Backend {
         let mut calls = 0u32;
         let mut retries_used = 0u32;
         loop {
-            let vendor_request = match step {
+            let mut vendor_request = match step {
                 Step::Done(success) => return Ok((success, calls)),
                 Step::Fail(problem) => return Err(ApiProblem::from_plugin(problem, &self.name)),
                 Step::Send(r) => r,
             };
-            let mut vendor_request = vendor_request;
             if !vendor_request
                 .headers
                 .iter()

@@ -92,12 +92,8 @@ impl Answer {
     /// `Retry-After` where known.
     pub fn problem(problem: &ApiProblem, request_id: &str) -> Self {
         let mut headers = vec![("content-type", "application/problem+json".to_owned())];
-        match problem.code {
-            ProblemCode::Unauthenticated => {
-                headers.push(("www-authenticate", "Bearer realm=\"sever\"".to_owned()));
-            }
-            ProblemCode::MethodNotAllowed => {}
-            _ => {}
+        if problem.code == ProblemCode::Unauthenticated {
+            headers.push(("www-authenticate", "Bearer realm=\"sever\"".to_owned()));
         }
         if let Some(r) = &problem.retry_after {
             headers.push(("retry-after", r.clone()));
