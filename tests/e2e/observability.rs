@@ -436,18 +436,17 @@ fn a_body_that_cannot_be_read_is_counted_as_invalid_request() {
     );
 }
 
-/// Metric bug (core): a fan-out request (`backends: [...]`, answered 400 for now) is counted
-/// in `sever_requests_total{action="disconnect",backend=""}` but not timed in
-/// `sever_request_duration_seconds` (`core/engine/src/api.rs`, `act_inner` returns through
-/// `finish` before the `observe`), so per action, `_count` of the histogram and the counter
-/// disagree. Un-ignore once fixed.
+/// A fan-out refused as a whole (here: a backend listed twice, 400) is counted in
+/// `sever_requests_total{action="disconnect",backend=""}` and timed in
+/// `sever_request_duration_seconds` alike, so per action the histogram's `_count` and the
+/// counter agree.
 #[test]
 fn every_counted_request_with_an_action_is_also_timed() {
     let sim = sim(&[]);
     let sever = start(&sim);
     let fan_out = json!({
         "action": "disconnect",
-        "backends": ["mqtt-eu"],
+        "backends": ["mqtt-eu", "mqtt-eu"],
         "target": { "client_id": "sensor-17" },
     });
     act(&sever, Some(ONCALL), &fan_out.to_string()).expect_problem(400, "invalid_request");

@@ -175,29 +175,32 @@ fn check_accepts_a_good_config_and_exits_0() {
 }
 
 #[test]
-fn tls_settings_this_release_cannot_honour_are_refused_not_ignored() {
+fn tls_files_that_cannot_be_read_are_reported_by_check_and_stop_serve() {
     let yaml = common::config_with(
         "http://127.0.0.1:9",
         r#", tls: { cert_path: "c.pem", key_path: "k.pem" }"#,
     );
     let config = write_config(&yaml);
     let file = config.path().to_str().unwrap();
+    let dir = config.dir().display();
 
     let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env());
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(
-        stdout.contains(&format!(
-            "{file}:server.tls: TLS on the listener is not available"
-        )),
-        "{stdout}{stderr}"
-    );
+    for (key, name) in [("cert_path", "c.pem"), ("key_path", "k.pem")] {
+        assert!(
+            stdout.contains(&format!(
+                "{file}:server.tls.{key}: cannot read {dir}/{name}: No such file or directory"
+            )),
+            "{stdout}{stderr}"
+        );
+    }
 
     let (code, stdout, stderr) = run_cli(&["serve", "--config", file], &env());
     assert_eq!(
         code, 1,
-        "serve must refuse to run plain HTTP: {stdout}{stderr}"
+        "serve must not start without its TLS files: {stdout}{stderr}"
     );
-    assert!(stderr.contains("server.tls"), "{stderr}");
+    assert!(stderr.contains("server.tls.cert_path"), "{stderr}");
 }
 
 #[test]

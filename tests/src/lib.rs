@@ -5,4 +5,5 @@
 
 pub mod broker;
 pub mod harness;
+pub mod redis;
 pub mod sim;

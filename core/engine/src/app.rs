@@ -9,6 +9,7 @@ use crate::config::{
 };
 use crate::dispatch::{Backend, BackendParams, Upstream};
 use crate::host::{self, InstanceError, Plugin};
+use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Metrics, RequestMetrics};
 use sever_plugin_sdk::abi::ABI_VERSION;
 use sever_plugin_sdk::BackendSpec;
@@ -127,12 +128,9 @@ pub fn build_backends(
                     timeout: b.timeout,
                     retries: b.retries,
                     max_concurrency: b.max_concurrency,
+                    breaker: b.breaker,
                     secrets,
                 };
-                metrics
-                    .circuit_state
-                    .with_label_values(&[b.name.as_str()])
-                    .set(0);
                 backends.push(Arc::new(Backend::new(params, instance, metrics)));
             }
             Err(InstanceError::Settings(list)) => {
@@ -186,7 +184,10 @@ pub struct Sever {
     pub(crate) metrics: Metrics,
     /// Request metrics for the empty `backend` label (backend unknown or not yet known).
     pub(crate) unlabeled: RequestMetrics,
-    pub(crate) audit: Option<AuditLog>,
+    pub(crate) audit: Option<Arc<AuditLog>>,
+    /// Remembered `Idempotency-Key` answers (kept across reloads while the section is
+    /// unchanged).
+    pub(crate) idempotency: IdempotencyStore,
     pub(crate) upstream: Arc<dyn Upstream>,
     pub(crate) ready: AtomicBool,
     /// Non-fatal problems found while building (shown by `sever check`, logged by serve).
@@ -196,20 +197,75 @@ pub struct Sever {
 impl Sever {
     /// Loads plugins, creates backends and opens the audit log.
     pub fn build(config: Config, upstream: Arc<dyn Upstream>) -> Result<Sever, ConfigErrors> {
-        let metrics = Metrics::new();
+        Self::assemble(config, upstream, Metrics::new(), None, None)
+    }
+
+    /// Builds a new Sever from a new config for a live reload, keeping what outlives a
+    /// config: the metrics registry (counters go on counting), the vendor client and its
+    /// connection pool, and the audit log when its path is unchanged (reopened, for log
+    /// rotation). Nothing of `self` changes; on error the old one simply stays in force.
+    pub fn rebuild(&self, config: Config) -> Result<Sever, ConfigErrors> {
+        let next = Self::assemble(
+            config,
+            Arc::clone(&self.upstream),
+            self.metrics.clone(),
+            self.audit.as_ref(),
+            Some((&self.config.idempotency, &self.idempotency)),
+        )?;
+        for gone in self
+            .backends
+            .iter()
+            .filter(|b| next.backend(&b.name).is_none())
+        {
+            // A removed backend's breaker gauge would otherwise stay frozen in scrapes.
+            let _ = self
+                .metrics
+                .circuit_state
+                .remove_label_values(&[gone.name.as_str()]);
+        }
+        if self.ready.load(std::sync::atomic::Ordering::Acquire) {
+            next.set_ready();
+        }
+        Ok(next)
+    }
+
+    fn assemble(
+        config: Config,
+        upstream: Arc<dyn Upstream>,
+        metrics: Metrics,
+        current_audit: Option<&Arc<AuditLog>>,
+        current_idempotency: Option<(&crate::config::IdempotencyConfig, &IdempotencyStore)>,
+    ) -> Result<Sever, ConfigErrors> {
         let loaded = load_plugins(&config.source, &config.plugins)?;
         let backends = build_backends(&config.source, &config.backends, &loaded.plugins, &metrics)?;
-        let audit = match &config.audit {
-            Some(a) => Some(AuditLog::open(&a.path).map_err(|e| {
+        let audit_error = |e: crate::audit::AuditError| {
+            let mut errors = ConfigErrors::new();
+            errors.push(ConfigError::new(
+                &config.source,
+                "audit.path",
+                e.to_string(),
+            ));
+            errors
+        };
+        let audit = match (&config.audit, current_audit) {
+            (Some(a), Some(current)) if current.path() == a.path => {
+                current.reopen().map_err(audit_error)?;
+                Some(Arc::clone(current))
+            }
+            (Some(a), _) => Some(Arc::new(AuditLog::open(&a.path).map_err(audit_error)?)),
+            (None, _) => None,
+        };
+        let idempotency = match current_idempotency {
+            Some((section, store)) if *section == config.idempotency => store.clone(),
+            _ => IdempotencyStore::from_config(&config.idempotency, &metrics).map_err(|e| {
                 let mut errors = ConfigErrors::new();
                 errors.push(ConfigError::new(
                     &config.source,
-                    "audit.path",
+                    "idempotency.redis_url",
                     e.to_string(),
                 ));
                 errors
-            })?),
-            None => None,
+            })?,
         };
         for p in &loaded.plugins {
             metrics
@@ -230,11 +286,20 @@ impl Sever {
             by_name,
             metrics,
             audit,
+            idempotency,
             upstream,
             ready: AtomicBool::new(false),
             warnings: loaded.warnings,
             config,
         })
+    }
+
+    /// Reopens the audit log (log rotation) without other changes.
+    pub fn reopen_audit(&self) -> Result<(), crate::audit::AuditError> {
+        match &self.audit {
+            Some(audit) => audit.reopen(),
+            None => Ok(()),
+        }
     }
 
     /// The loaded plugins.

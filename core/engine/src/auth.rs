@@ -1,7 +1,23 @@
 //! Caller authentication and authorization (spec §2 `auth`, §4 401/403).
+//!
+//! A caller is identified, in this order:
+//!
+//! 1. by its bearer token when it sends an `Authorization` header (a bad or unknown token
+//!    is a 401 even when a client certificate would have matched: what the caller claims
+//!    is what is checked);
+//! 2. else by its verified client certificate (mTLS), matched against `auth.clients` in
+//!    file order, the first [`CertSubject`] that matches winning;
+//! 3. else not at all: 401.
+//!
+//! The certificate was verified during the TLS handshake (rustls' WebPKI verifier against
+//! `server.tls.client_ca_path`); the listener hands over the leaf's names as a
+//! [`PeerCertificate`]. A token's or client's `allow` rules then decide every action
+//! (403 outside them); an empty `allow` list authenticates but permits no action.
 
-use crate::config::{AuthConfig, TokenConfig};
-use sever_plugin_sdk::Action;
+use crate::config::{AuthConfig, CertSubject, ClientConfig, TokenConfig};
+use crate::problem::ApiProblem;
+use crate::Sever;
+use sever_plugin_sdk::{Action, ProblemCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -10,21 +26,99 @@ use subtle::ConstantTimeEq;
 pub struct Caller {
     /// The token's (or client's) configured name; `anonymous` without auth.
     pub name: String,
-    /// Index into the token list, or `None` when running with `insecure_no_auth`.
-    token: Option<usize>,
+    /// Which configured caller this is.
+    grant: Grant,
+}
+
+/// The configured caller a [`Caller`] was identified as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// `insecure_no_auth`: anyone may do anything.
+    Insecure,
+    /// Index into the token list.
+    Token(usize),
+    /// Index into the client list.
+    Client(usize),
 }
 
 impl Caller {
     /// True when running without authentication.
     pub fn is_insecure(&self) -> bool {
-        self.token.is_none()
+        self.grant == Grant::Insecure
     }
 }
 
-/// Checks bearer tokens and their `allow` rules.
+/// The names a verified client certificate carries, read from its leaf at the end of the
+/// TLS handshake. Only what [`CertSubject`] matching needs is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// The subject's common names (UTF-8 ones; usually one).
+    pub common_names: Vec<String>,
+    /// subjectAltName DNS names.
+    pub dns_names: Vec<String>,
+    /// subjectAltName URIs.
+    pub uris: Vec<String>,
+}
+
+/// Why a client certificate could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// Not a DER X.509 certificate.
+    #[error("not an X.509 certificate: {0}")]
+    Malformed(String),
+    /// Its subjectAltName extension is malformed or repeated.
+    #[error("unreadable subjectAltName: {0}")]
+    SubjectAltName(String),
+}
+
+impl PeerCertificate {
+    /// Reads the names of a DER certificate (the leaf the client presented).
+    pub fn from_der(der: &[u8]) -> Result<PeerCertificate, CertificateError> {
+        use x509_parser::extensions::GeneralName;
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| CertificateError::Malformed(e.to_string()))?;
+        let common_names = cert
+            .subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok())
+            .map(str::to_owned)
+            .collect();
+        let mut peer = PeerCertificate {
+            common_names,
+            ..PeerCertificate::default()
+        };
+        let san = cert
+            .subject_alternative_name()
+            .map_err(|e| CertificateError::SubjectAltName(e.to_string()))?;
+        for name in san.iter().flat_map(|ext| &ext.value.general_names) {
+            match name {
+                GeneralName::DNSName(dns) => peer.dns_names.push((*dns).to_owned()),
+                GeneralName::URI(uri) => peer.uris.push((*uri).to_owned()),
+                _ => {}
+            }
+        }
+        Ok(peer)
+    }
+
+    /// Whether this certificate carries `subject` (the rule is on [`CertSubject`]).
+    pub fn matches(&self, subject: &CertSubject) -> bool {
+        let dns = |want: &str| self.dns_names.iter().any(|d| d.eq_ignore_ascii_case(want));
+        let uri = |want: &str| self.uris.iter().any(|u| u == want);
+        match subject {
+            CertSubject::CommonName(want) => {
+                self.common_names.iter().any(|cn| cn == want) || dns(want) || uri(want)
+            }
+            CertSubject::Dns(want) => dns(want),
+            CertSubject::Uri(want) => uri(want),
+        }
+    }
+}
+
+/// Checks bearer tokens, client certificates and their `allow` rules.
 #[derive(Debug)]
 pub struct Authenticator {
     tokens: Vec<TokenConfig>,
+    clients: Vec<ClientConfig>,
     insecure: bool,
 }
 
@@ -37,6 +131,8 @@ pub enum AuthError {
     Malformed,
     #[error("unknown bearer token")]
     Unknown,
+    #[error("the client certificate matches no configured client and no bearer token was sent")]
+    UnknownCertificate,
 }
 
 impl Authenticator {
@@ -45,24 +141,53 @@ impl Authenticator {
         match auth {
             Some(a) => Authenticator {
                 tokens: a.tokens.clone(),
+                clients: a.clients.clone(),
                 insecure: false,
             },
             None => Authenticator {
                 tokens: Vec::new(),
+                clients: Vec::new(),
                 insecure: true,
             },
         }
     }
 
-    /// Identifies the caller from the `Authorization` header value.
+    /// Identifies the caller from the `Authorization` header value alone.
     pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, AuthError> {
+        self.identify(authorization, None)
+    }
+
+    /// Identifies the caller from the `Authorization` header value, else from the verified
+    /// client certificate of its connection (see the module doc for the order).
+    pub fn identify(
+        &self,
+        authorization: Option<&[u8]>,
+        peer: Option<&PeerCertificate>,
+    ) -> Result<Caller, AuthError> {
         if self.insecure {
             return Ok(Caller {
                 name: "anonymous".to_owned(),
-                token: None,
+                grant: Grant::Insecure,
             });
         }
-        let header = authorization.ok_or(AuthError::Missing)?;
+        match (authorization, peer) {
+            (Some(header), _) => self.by_token(header),
+            (None, Some(peer)) => {
+                let index = self
+                    .clients
+                    .iter()
+                    .position(|c| peer.matches(&c.subject))
+                    .ok_or(AuthError::UnknownCertificate)?;
+                Ok(Caller {
+                    name: self.clients[index].name.clone(),
+                    grant: Grant::Client(index),
+                })
+            }
+            (None, None) => Err(AuthError::Missing),
+        }
+    }
+
+    fn by_token(&self, header: &[u8]) -> Result<Caller, AuthError> {
         let token = bearer(header).ok_or(AuthError::Malformed)?;
         let digest: [u8; 32] = Sha256::digest(token).into();
         // Compare against every token, in constant time per comparison and without an
@@ -76,18 +201,38 @@ impl Authenticator {
         let index = found.ok_or(AuthError::Unknown)?;
         Ok(Caller {
             name: self.tokens[index].name.clone(),
-            token: Some(index),
+            grant: Grant::Token(index),
         })
     }
 
     /// True when the caller may do `action` on the backend called `backend`.
     pub fn allows(&self, caller: &Caller, backend: &str, action: Action) -> bool {
-        let Some(index) = caller.token else {
-            return self.insecure;
-        };
-        self.tokens
-            .get(index)
-            .is_some_and(|t| t.permits(backend, action))
+        match caller.grant {
+            Grant::Insecure => self.insecure,
+            Grant::Token(i) => self
+                .tokens
+                .get(i)
+                .is_some_and(|t| t.permits(backend, action)),
+            Grant::Client(i) => self
+                .clients
+                .get(i)
+                .is_some_and(|c| c.permits(backend, action)),
+        }
+    }
+}
+
+impl Sever {
+    /// 401 unless the `Authorization` header carries a known bearer token or, without
+    /// that header, `peer` (the connection's verified client certificate) matches a
+    /// configured client.
+    pub fn authenticate_peer(
+        &self,
+        authorization: Option<&[u8]>,
+        peer: Option<&PeerCertificate>,
+    ) -> Result<Caller, ApiProblem> {
+        self.auth
+            .identify(authorization, peer)
+            .map_err(|e| ApiProblem::new(ProblemCode::Unauthenticated, e.to_string()))
     }
 }
 
@@ -103,16 +248,5 @@ fn bearer(header: &[u8]) -> Option<&[u8]> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn bearer_parsing_is_strict_about_the_scheme() {
-        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
-        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
-        assert_eq!(bearer(b"Basic abc"), None);
-        assert_eq!(bearer(b"Bearer"), None);
-        assert_eq!(bearer(b"Bearer "), None);
-    }
-}
+#[path = "auth_tests.rs"]
+mod tests;

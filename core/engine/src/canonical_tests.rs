@@ -152,3 +152,35 @@ fn optional_fields_are_passed_on() {
     let fitted = fit_target(&target(&[(Source, "s"), (ClientId, "c")]), &s).unwrap();
     assert_eq!(fitted, target(&[(Source, "s"), (ClientId, "c")]));
 }
+
+#[test]
+fn members_read_like_a_json_map_repeated_keys_last_wins_escapes_and_sorted_errors() {
+    let r = ok(r#"{"action":"disconnect","backend":"b","target":{"client_id":5,"client_id":"x"}}"#);
+    assert_eq!(r.target.client_id.as_deref(), Some("x"));
+    let r = ok(
+        r#"{"action":"disc\u006fnnect","backend":"b\u0031","target":{"client_\u0069d":"x\"y"}}"#,
+    );
+    assert_eq!(r.action, Action::Disconnect);
+    assert_eq!(r.selection, Selection::One("b1".into()));
+    assert_eq!(r.target.client_id.as_deref(), Some("x\"y"));
+    // With several bad members, the first in key order is named (as a map iterates).
+    let e = bad(r#"{"action":"disconnect","backend":"b","target":{"zz":"1","aa":"2"}}"#);
+    assert_eq!(e, "target.aa is not a known target field");
+    let e = bad(r#"{"action":"disconnect","backend":"b","target":{"topic":1,"client_id":[]}}"#);
+    assert_eq!(e, "target.client_id must be a string");
+    assert!(bad(r#"{"action":null,"backend":"b","target":{}}"#).contains("action is required"));
+    assert!(bad(r#"{"action":7,"backend":"b","target":{}}"#).contains("action must be a string"));
+    assert!(
+        bad(r#"{"action":"disconnect","backend":"b","target":[]}"#).contains("must be an object")
+    );
+}
+
+#[test]
+fn a_body_that_is_not_utf8_is_malformed_json_naming_the_position() {
+    let e = parse(b"{\"action\":\"\xff\"}").unwrap_err().0;
+    assert!(
+        e.starts_with("malformed JSON: invalid unicode code point"),
+        "{e}"
+    );
+    assert!(e.contains("column"), "{e}");
+}

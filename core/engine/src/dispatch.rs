@@ -2,6 +2,8 @@
 //! feed the answer back, retry idempotent calls by asking the adapter again, single-flight
 //! steps that carry a sharing key, and never run past the request's deadline.
 
+use crate::breaker::{self, Breaker, CircuitState};
+use crate::config::BreakerConfig;
 use crate::host::{Instance, Plugin, PluginFault, Resume};
 use crate::metrics::{status_class, Metrics, RequestMetrics};
 use crate::problem::ApiProblem;
@@ -163,6 +165,7 @@ pub struct Backend {
     secrets: Vec<String>,
     /// Per-backend concurrency limit: beyond it, 503 overloaded at once.
     slots: tokio::sync::Semaphore,
+    breaker: Breaker,
     instance: Instance,
     flights: Flights,
     upstream_ok: [IntCounter; 5],
@@ -192,6 +195,7 @@ pub struct BackendParams {
     pub timeout: Duration,
     pub retries: u32,
     pub max_concurrency: usize,
+    pub breaker: BreakerConfig,
     pub secrets: Vec<String>,
 }
 
@@ -216,6 +220,12 @@ impl Backend {
                 .with_label_values(&[params.name.as_str(), plugin.as_str()]),
             plugin_panics: metrics.plugin_panics.with_label_values(&[plugin.as_str()]),
             requests: RequestMetrics::new(metrics, &params.name),
+            breaker: Breaker::new(
+                params.breaker,
+                metrics
+                    .circuit_state
+                    .with_label_values(&[params.name.as_str()]),
+            ),
             name: params.name,
             url: params.url,
             tags: params.tags,
@@ -242,6 +252,38 @@ impl Backend {
     /// Takes one of the backend's concurrency slots, or `None` when all are in use.
     pub fn try_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.slots.try_acquire().ok()
+    }
+
+    /// The circuit breaker's state.
+    pub fn circuit_state(&self) -> CircuitState {
+        self.breaker.state()
+    }
+
+    /// Runs a flow like [`Backend::run`] behind the backend's circuit breaker: refused at
+    /// once with `503 circuit_open` (and `Retry-After`) while it is open, and the result
+    /// reported to it afterwards.
+    pub async fn execute(
+        &self,
+        upstream: &dyn Upstream,
+        request: &Request,
+        deadline: Instant,
+        trace: &TraceContext,
+    ) -> Result<Success, ApiProblem> {
+        let permit = self.breaker.admit().map_err(|refused| {
+            let mut problem = ApiProblem::new(
+                ProblemCode::CircuitOpen,
+                format!(
+                    "{}: the circuit breaker is open after repeated vendor failures; nothing was sent",
+                    self.name
+                ),
+            )
+            .on_backend(&self.name);
+            problem.retry_after = Some(refused.retry_after.as_secs().max(1).to_string());
+            problem
+        })?;
+        let result = self.run(upstream, request, deadline, trace).await;
+        permit.record(matches!(&result, Err(p) if breaker::is_failure(p.code)));
+        result.map(|(success, _calls)| success)
     }
 
     /// A vendor request as it may be shown (dry-run): every secret setting value, every
@@ -335,11 +377,9 @@ impl Backend {
 
     /// The first step of a flow without sending anything (dry-run planning).
     pub fn plan(&self, request: &Request) -> Result<Step, ApiProblem> {
-        let json = serde_json::to_vec(request)
-            .map_err(|e| ApiProblem::new(ProblemCode::Internal, e.to_string()))?;
         let (_flow, step) = self
             .instance
-            .start(&json, &env())
+            .start_request(request, &env())
             .map_err(|f| self.fault(f))?;
         Ok(step)
     }
@@ -356,11 +396,9 @@ impl Backend {
         deadline: Instant,
         trace: &TraceContext,
     ) -> Result<(Success, u32), ApiProblem> {
-        let json = serde_json::to_vec(request)
-            .map_err(|e| ApiProblem::new(ProblemCode::Internal, e.to_string()))?;
         let (mut flow, mut step) = self
             .instance
-            .start(&json, &env())
+            .start_request(request, &env())
             .map_err(|f| self.fault(f))?;
         let mut calls = 0u32;
         let mut retries_used = 0u32;

@@ -13,12 +13,18 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod breaker;
 pub mod canonical;
 pub mod config;
 pub mod dispatch;
-pub mod host;
+pub mod idempotency;
+pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod trace;
+
+/// The plugin host, shared with the SDK's conformance harness: [`sever_plugin_sdk::host`].
+pub use sever_plugin_sdk::host;
 
 pub use app::Sever;

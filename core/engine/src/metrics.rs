@@ -26,6 +26,11 @@ pub struct Metrics {
     pub plugin_info: IntGaugeVec,
     pub plugin_panics: IntCounterVec,
     pub circuit_state: IntGaugeVec,
+    /// `sever_idempotency_evictions_total`: keys the in-memory store dropped before they
+    /// expired, to stay within `idempotency.max_entries`.
+    pub idempotency_evictions: IntCounter,
+    /// `sever_idempotency_replays_total`: requests answered with a stored answer.
+    pub idempotency_replays: IntCounter,
 }
 
 /// Registering a freshly created metric in a fresh registry only fails on a programming
@@ -93,6 +98,14 @@ impl Metrics {
             ),
             &["backend"],
         ));
+        let idempotency_evictions = must(IntCounter::new(
+            "sever_idempotency_evictions_total",
+            "Idempotency keys evicted from the in-memory store before they expired.",
+        ));
+        let idempotency_replays = must(IntCounter::new(
+            "sever_idempotency_replays_total",
+            "Requests answered with the stored answer of an earlier one (Idempotency-Key).",
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -102,6 +115,8 @@ impl Metrics {
             Box::new(plugin_info.clone()),
             Box::new(plugin_panics.clone()),
             Box::new(circuit_state.clone()),
+            Box::new(idempotency_evictions.clone()),
+            Box::new(idempotency_replays.clone()),
         ] {
             must(registry.register(c));
         }
@@ -115,6 +130,8 @@ impl Metrics {
             plugin_info,
             plugin_panics,
             circuit_state,
+            idempotency_evictions,
+            idempotency_replays,
         }
     }
 
@@ -211,6 +228,8 @@ mod tests {
             "sever_plugin_info",
             "sever_plugin_panics_total",
             "sever_circuit_state",
+            "sever_idempotency_evictions_total",
+            "sever_idempotency_replays_total",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

@@ -250,6 +250,7 @@ fn backend(retries: u32, metrics: &Metrics) -> Arc<Backend> {
         timeout: Duration::from_secs(1),
         retries,
         max_concurrency: 100,
+        breaker: Default::default(),
         secrets: vec!["KEY s3cret/+".into()],
     };
     Arc::new(Backend::new(params, instance, metrics))

@@ -3,33 +3,37 @@
 use async_trait::async_trait;
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
+use pingora::listeners::TlsAccept;
 use pingora::protocols::http::ServerSession;
+use pingora::protocols::tls::TlsRef;
 use sever_engine::api::{self, Route};
+use sever_engine::auth::PeerCertificate;
+use sever_engine::live::Live;
 use sever_engine::problem::{Answer, ApiProblem};
-use sever_engine::Sever;
 use sever_plugin_sdk::ProblemCode;
+use std::any::Any;
 use std::sync::Arc;
 
 /// Serves the canonical API (or, on `metrics_listen`, only `/metrics`).
 #[derive(Debug)]
 pub(crate) struct ApiApp {
-    sever: Arc<Sever>,
+    live: Arc<Live>,
     metrics_only: bool,
 }
 
 impl ApiApp {
     /// The main listener's app.
-    pub(crate) fn new(sever: Arc<Sever>) -> Self {
+    pub(crate) fn new(live: Arc<Live>) -> Self {
         ApiApp {
-            sever,
+            live,
             metrics_only: false,
         }
     }
 
     /// The `metrics_listen` app: `/metrics` only.
-    pub(crate) fn metrics_only(sever: Arc<Sever>) -> Self {
+    pub(crate) fn metrics_only(live: Arc<Live>) -> Self {
         ApiApp {
-            sever,
+            live,
             metrics_only: true,
         }
     }
@@ -49,6 +53,45 @@ fn request_id(session: &ServerSession) -> String {
     } else {
         uuid::Uuid::new_v4().to_string()
     }
+}
+
+/// Records the names of the client certificate at the end of each TLS handshake, for
+/// [`peer_certificate`] to read on every request of that connection.
+///
+/// pingora's rustls listener keeps the peer's certificates only during the handshake; what
+/// this callback returns is stored in the connection's `SslDigest` extension, which the
+/// HTTP session exposes. The certificate was already verified by then (rustls' WebPKI
+/// client verifier against `server.tls.client_ca_path`; the handshake fails otherwise), so
+/// only its names are read here.
+#[derive(Debug)]
+pub(crate) struct ClientCertificates;
+
+#[async_trait]
+impl TlsAccept for ClientCertificates {
+    async fn handshake_complete_callback(
+        &self,
+        tls: &TlsRef,
+    ) -> Option<Arc<dyn Any + Send + Sync>> {
+        let der = tls.peer_certificate_der()?;
+        match PeerCertificate::from_der(der) {
+            Ok(peer) => Some(Arc::new(peer)),
+            Err(e) => {
+                // The caller can still authenticate with a bearer token.
+                tracing::warn!(error = %e, "cannot read the names of a verified client certificate");
+                None
+            }
+        }
+    }
+}
+
+/// The verified client certificate of the request's connection, if it presented one.
+fn peer_certificate(session: &ServerSession) -> Option<&PeerCertificate> {
+    session
+        .digest()?
+        .ssl_digest
+        .as_deref()?
+        .extension
+        .get::<PeerCertificate>()
 }
 
 enum Body {
@@ -83,7 +126,9 @@ async fn read_body(session: &mut ServerSession, limit: usize) -> Body {
 
 impl ApiApp {
     async fn answer(&self, session: &mut ServerSession, request_id: &str) -> Answer {
-        let sever = &self.sever;
+        // The Sever in force when the request arrived serves all of it, even if a reload
+        // swaps in another meanwhile.
+        let sever = self.live.load();
         let (method, path) = {
             let head = session.req_header();
             (head.method.as_str().to_owned(), head.uri.path().to_owned())
@@ -103,7 +148,8 @@ impl ApiApp {
             }
         };
         let caller = if route.needs_token() {
-            match sever.authenticate(session.get_header("authorization").map(|v| v.as_bytes())) {
+            let authorization = session.get_header("authorization").map(|v| v.as_bytes());
+            match sever.authenticate_peer(authorization, peer_certificate(session)) {
                 Ok(c) => Some(c),
                 Err(p) => {
                     if route == Route::Actions {
@@ -119,6 +165,7 @@ impl ApiApp {
             (Route::Healthz, _) => sever.healthz(),
             (Route::Readyz, _) => sever.readyz(),
             (Route::Metrics, _) => sever.metrics_answer(),
+            (Route::OpenApi, _) => sever_engine::openapi::answer(),
             (Route::Backends, Some(_)) => sever.backends_answer(),
             (Route::Plugins, Some(_)) => sever.plugins_answer(),
             (Route::Actions, Some(caller)) => {
@@ -133,8 +180,17 @@ impl ApiApp {
                         let traceparent = session
                             .get_header("traceparent")
                             .map(|v| v.as_bytes().to_vec());
+                        let idempotency_key = session
+                            .get_header("idempotency-key")
+                            .map(|v| v.as_bytes().to_vec());
                         sever
-                            .act(&caller, &body, request_id, traceparent.as_deref())
+                            .act(
+                                &caller,
+                                &body,
+                                request_id,
+                                traceparent.as_deref(),
+                                idempotency_key.as_deref(),
+                            )
                             .await
                     }
                     Body::TooLarge => {
@@ -176,9 +232,13 @@ impl ServeHttp for ApiApp {
         if !session.is_body_done() && !session.is_body_empty() {
             session.set_keepalive(None);
         }
-        let mut builder = Response::builder()
-            .status(answer.status)
-            .header("x-request-id", &request_id)
+        // An idempotent replay carries the first answer's request id instead.
+        let own_id = !answer.headers.iter().any(|(n, _)| *n == "x-request-id");
+        let mut builder = Response::builder().status(answer.status);
+        if own_id {
+            builder = builder.header("x-request-id", &request_id);
+        }
+        builder = builder
             .header("content-length", answer.body.len())
             .header("cache-control", "no-store");
         for (name, value) in &answer.headers {

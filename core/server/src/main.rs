@@ -3,6 +3,7 @@
 
 mod app;
 mod serve;
+mod telemetry;
 mod upstream;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -15,6 +16,16 @@ use sever_engine::Sever;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use telemetry::{SpanExport, Telemetry, TelemetryError};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// Sever allocates many small, short-lived buffers per request (request and answer JSON,
+/// header maps, plugin messages); mimalloc serves them with less CPU than glibc's malloc
+/// (see benches/RESULTS.md for the measured gain).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sever: one canonical disconnect / terminate / unbind API in front of every backend.
 #[derive(Debug, Parser)]
@@ -67,7 +78,9 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr, filtered by `RUST_LOG`; with `export`, the engine's spans also go to
+/// the OpenTelemetry collector, whatever `RUST_LOG` says.
+fn init_logging(format: LogFormat, export: Option<SpanExport>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match format {
@@ -75,14 +88,20 @@ fn init_logging(format: LogFormat) {
         LogFormat::Human => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().flatten_event(true).init();
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = if json {
+        log.json().flatten_event(true).boxed()
     } else {
-        builder.init();
-    }
+        log.boxed()
+    };
+    // Without the hint, the export's filter would lift the global maximum level to trace,
+    // and every disabled debug call (pingora's `log` records too) would reach the filters.
+    let wants = tracing_subscriber::filter::filter_fn(SpanExport::wants)
+        .with_max_level_hint(tracing::level_filters::LevelFilter::INFO);
+    tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(export.map(|e| e.with_filter(wants)))
+        .init();
 }
 
 fn print_errors(errors: &ConfigErrors) {
@@ -93,20 +112,59 @@ fn print_errors(errors: &ConfigErrors) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
     match cli.command {
-        Command::Serve { config } => serve(config.unwrap_or_else(config::default_path)),
-        Command::Check { config } => check(config.unwrap_or_else(config::default_path)),
+        // `serve` sets up logging itself: the OpenTelemetry exporter comes from the config.
+        Command::Serve { config } => {
+            serve(cli.log_format, config.unwrap_or_else(config::default_path))
+        }
+        Command::Check { config } => {
+            init_logging(cli.log_format, None);
+            check(config.unwrap_or_else(config::default_path))
+        }
         Command::Plugins {
             config,
             json,
             files,
-        } => plugins(config, files, json),
+        } => {
+            init_logging(cli.log_format, None);
+            plugins(config, files, json)
+        }
     }
 }
 
-fn serve(path: PathBuf) -> ExitCode {
-    let config = match config::load(&path) {
+/// Sets up logging, and span export when `tracing.otlp_endpoint` is set. Logging is set
+/// up even when the exporter cannot be, so that the error can be logged.
+fn start_logging(
+    format: LogFormat,
+    config: Option<&config::Config>,
+) -> Result<Option<Telemetry>, TelemetryError> {
+    let Some(endpoint) = config.and_then(|c| c.tracing.otlp_endpoint.as_deref()) else {
+        init_logging(format, None);
+        return Ok(None);
+    };
+    match Telemetry::start(endpoint) {
+        Ok((telemetry, export)) => {
+            init_logging(format, Some(export));
+            tracing::info!(endpoint, "exporting spans over OTLP/gRPC");
+            Ok(Some(telemetry))
+        }
+        Err(e) => {
+            init_logging(format, None);
+            Err(e)
+        }
+    }
+}
+
+fn serve(log_format: LogFormat, path: PathBuf) -> ExitCode {
+    let loaded = config::load(&path);
+    let telemetry = match start_logging(log_format, loaded.as_ref().ok()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(errors) => {
             for e in errors.iter() {
@@ -151,7 +209,7 @@ fn serve(path: PathBuf) -> ExitCode {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
     }
-    serve::run(sever);
+    serve::run(sever, telemetry);
     ExitCode::SUCCESS
 }
 

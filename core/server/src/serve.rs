@@ -1,12 +1,16 @@
 //! `sever serve`: build the engine from the config and run it on pingora.
 
-use crate::app::ApiApp;
+use crate::app::{ApiApp, ClientCertificates};
+use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
 use pingora::apps::http_app::HttpServer;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
+use sever_engine::config::{Config, ConfigError, ConfigErrors};
+use sever_engine::live::Live;
 use sever_engine::Sever;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use std::time::Duration;
 
 /// Marks the server ready once its listener accepts connections.
 struct Readiness {
-    sever: Arc<Sever>,
+    live: Arc<Live>,
     listen: SocketAddr,
 }
 
@@ -24,7 +28,7 @@ impl BackgroundService for Readiness {
         // Bounded: 30 s of 20 ms probes. Binding failures end the process anyway.
         for _ in 0..1500 {
             if tokio::net::TcpStream::connect(self.listen).await.is_ok() {
-                self.sever.set_ready();
+                self.live.load().set_ready();
                 tracing::info!(listen = %self.listen, "ready");
                 return;
             }
@@ -41,7 +45,9 @@ impl BackgroundService for Readiness {
 /// That sleep is fixed; so that an idle server does not linger for the whole grace
 /// period, a watcher thread ends the process as soon as no canonical request is in flight.
 struct Signals {
-    sever: Arc<Sever>,
+    live: Arc<Live>,
+    /// Flushed before that early exit.
+    telemetry: Option<Telemetry>,
 }
 
 #[async_trait::async_trait]
@@ -61,8 +67,9 @@ impl ShutdownSignalWatch for Signals {
             tokio::select! {
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: draining in-flight requests");
-                    let sever = Arc::clone(&self.sever);
-                    std::thread::spawn(move || exit_when_drained(&sever));
+                    let live = Arc::clone(&self.live);
+                    let telemetry = self.telemetry.clone();
+                    std::thread::spawn(move || exit_when_drained(&live, telemetry.as_ref()));
                     return ShutdownSignal::GracefulTerminate;
                 }
                 _ = int.recv() => {
@@ -75,21 +82,41 @@ impl ShutdownSignalWatch for Signals {
                     tracing::info!("SIGQUIT: draining in-flight requests");
                     return ShutdownSignal::GracefulTerminate;
                 }
-                _ = hup.recv() => {
-                    // SIGHUP's default action would end the process (log rotation sends it).
-                    // Live reload is not in this release: keep serving the loaded config.
-                    tracing::warn!("SIGHUP: live reload is not available in this release; \
-                                    still serving the config loaded at start");
-                }
+                _ = hup.recv() => reload(&self.live),
             }
+        }
+    }
+}
+
+/// SIGHUP: re-read the config and swap it in whole, or report why not and keep the one in
+/// force. The audit log is reopened either way (log rotation).
+fn reload(live: &Live) {
+    tracing::info!("SIGHUP: reloading the config");
+    match live.reload() {
+        Ok(done) => {
+            for w in &done.warnings {
+                tracing::warn!("{w}");
+            }
+            tracing::info!(
+                backends = done.backends,
+                plugins = done.plugins,
+                "config reloaded"
+            );
+        }
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            tracing::error!("config not reloaded: the config loaded before stays in force");
         }
     }
 }
 
 /// Ends the process once no canonical request has been in flight for a short while
 /// (the listeners are already closed). Bounded by the grace period, after which pingora
-/// ends the process itself.
-fn exit_when_drained(sever: &Sever) {
+/// ends the process itself. Queued spans are exported first.
+fn exit_when_drained(live: &Live, telemetry: Option<&Telemetry>) {
+    let sever = live.load();
     const POLL: Duration = Duration::from_millis(10);
     // Let pingora close the listeners and hand accepted requests to the app first.
     std::thread::sleep(Duration::from_millis(100));
@@ -100,6 +127,9 @@ fn exit_when_drained(sever: &Sever) {
             idle_polls += 1;
             if idle_polls >= 5 {
                 tracing::info!("drained; exiting");
+                if let Some(telemetry) = telemetry {
+                    telemetry.shutdown();
+                }
                 std::process::exit(0);
             }
         } else {
@@ -120,12 +150,43 @@ pub(crate) fn check_free(addresses: &[SocketAddr]) -> Result<(), String> {
     Ok(())
 }
 
+/// The canonical API listener's TLS settings (`server.tls`), or `None` for plain HTTP.
+/// `metrics_listen` always stays plain HTTP.
+///
+/// rustls through pingora, HTTP/1.1 only. With `client_ca_path` the handshake requires a
+/// client certificate chaining to that CA; [`ClientCertificates`] then hands its names to
+/// the app, which identifies callers without a bearer token by it.
+fn api_tls(config: &Config) -> Result<Option<TlsSettings>, ConfigErrors> {
+    let Some(tls) = &config.server.tls else {
+        return Ok(None);
+    };
+    let material = tls.load(&config.source)?;
+    let mut settings = TlsSettings::with_callbacks(Box::new(ClientCertificates))
+        .map_err(|e| ConfigError::new(&config.source, "server.tls", e.to_string()))?;
+    settings.set_cert_resolver(material.cert_resolver());
+    if let Some(verifier) = material.client_verifier {
+        settings.set_client_cert_verifier(verifier);
+    }
+    Ok(Some(settings))
+}
+
 /// Runs until SIGTERM (graceful: the listeners close and in-flight requests get up to
-/// `shutdown_grace_ms` to finish) or SIGINT (at once).
-pub(crate) fn run(sever: Sever) {
+/// `shutdown_grace_ms` to finish) or SIGINT (at once). Queued spans are exported before
+/// it returns (or before the early exit after draining).
+pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
     let server_config = &sever.config.server;
     let listen = server_config.listen;
     let metrics_listen = server_config.metrics_listen;
+    // The files were checked at load; one changed since then stops the start here.
+    let tls = match api_tls(&sever.config) {
+        Ok(tls) => tls,
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            std::process::exit(1);
+        }
+    };
     let grace_secs = server_config
         .shutdown_grace
         .as_millis()
@@ -136,6 +197,10 @@ pub(crate) fn run(sever: Sever) {
 
     let conf = ServerConf {
         threads,
+        // One current-thread runtime per thread instead of one work-stealing runtime: a
+        // request never migrates between threads, so no cross-thread wake-ups or shared
+        // run-queue locking (measured gain in benches/RESULTS.md).
+        work_stealing: false,
         // pingora's default lingers 300 s on SIGTERM; Sever's budget is shutdown_grace_ms.
         grace_period_seconds: Some(grace_secs),
         graceful_shutdown_timeout_seconds: Some(1),
@@ -144,17 +209,22 @@ pub(crate) fn run(sever: Sever) {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let sever = Arc::new(sever);
+    let backends = sever.backends().len();
+    let plugins = sever.plugins().len();
+    let live = Arc::new(Live::new(sever));
     let mut api = Service::new(
         "sever canonical API".to_owned(),
-        HttpServer::new_app(ApiApp::new(Arc::clone(&sever))),
+        HttpServer::new_app(ApiApp::new(Arc::clone(&live))),
     );
-    api.add_tcp(&listen.to_string());
+    match tls {
+        Some(settings) => api.add_tls_with_settings(&listen.to_string(), None, settings),
+        None => api.add_tcp(&listen.to_string()),
+    }
     server.add_service(api);
     if let Some(addr) = metrics_listen {
         let mut metrics = Service::new(
             "sever metrics".to_owned(),
-            HttpServer::new_app(ApiApp::metrics_only(Arc::clone(&sever))),
+            HttpServer::new_app(ApiApp::metrics_only(Arc::clone(&live))),
         );
         metrics.add_tcp(&addr.to_string());
         server.add_service(metrics);
@@ -162,14 +232,20 @@ pub(crate) fn run(sever: Sever) {
     server.add_service(background_service(
         "sever readiness",
         Readiness {
-            sever: Arc::clone(&sever),
+            live: Arc::clone(&live),
             listen,
         },
     ));
-    tracing::info!(%listen, backends = sever.backends().len(), plugins = sever.plugins().len(), "starting");
+    tracing::info!(%listen, backends, plugins, "starting");
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals { sever }),
+        shutdown_signal: Box::new(Signals {
+            live,
+            telemetry: telemetry.clone(),
+        }),
     });
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
     tracing::info!("stopped");
 }
 

@@ -1,8 +1,10 @@
 //! Reading the vendor's answer to `CloseConnection` into a canonical outcome (the mapping
 //! table in the crate documentation).
 
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use sever_plugin_sdk::prelude::*;
+use std::fmt;
 
 /// `Retry-After` passed on with a throttling answer that carried none. Assumed: the
 /// vendor's API limits are per second, and its throttling answers have no such header.
@@ -57,28 +59,79 @@ struct Body {
 impl Body {
     /// The body as the vendor's JSON object, or `None` when it is something else.
     fn parse(bytes: &[u8]) -> Option<Body> {
-        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes) else {
-            return None;
-        };
-        let text = |name: &str| match object.get(name) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        let Members(members) = serde_json::from_slice(bytes).ok()?;
+        let [request_id, code, message, success, recommend] = members;
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
         Some(Body {
-            request_id: text("RequestId"),
-            code: text("Code"),
-            message: text("Message"),
+            request_id: text(request_id),
+            code: text(code),
+            message: text(message),
             // A boolean in CloseConnection's documented example, a string ("true") in
             // newer examples of the same API family: both are read.
-            success: match object.get("Success") {
-                Some(Value::Bool(b)) => Some(*b),
+            success: match success {
+                Some(Value::Bool(b)) => Some(b),
                 Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
                 Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
                 _ => None,
             },
-            recommend: text("Recommend"),
+            recommend: text(recommend),
         })
+    }
+}
+
+/// The members [`Body`] reads, in [`MEMBERS`] order, from a JSON object; every other
+/// member is skipped unread. Like a `serde_json::Map`, a repeated member keeps its last
+/// value, and anything but an object is refused.
+struct Members([Option<Value>; 5]);
+
+const MEMBERS: [&str; 5] = ["RequestId", "Code", "Message", "Success", "Recommend"];
+
+/// A member's name as its index in [`MEMBERS`] (`None` for the others), read without
+/// allocating, escaped or not.
+struct MemberKey(Option<usize>);
+
+impl<'de> Deserialize<'de> for MemberKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = MemberKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<MemberKey, E> {
+                Ok(MemberKey(MEMBERS.iter().position(|m| *m == key)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the vendor's JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members: [Option<Value>; 5] = Default::default();
+                while let Some(MemberKey(key)) = map.next_key()? {
+                    match key {
+                        Some(i) => members[i] = Some(map.next_value()?),
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
     }
 }
 

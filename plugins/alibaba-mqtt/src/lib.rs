@@ -80,9 +80,7 @@
 //! - throttling answers carry no `Retry-After`; Sever then sends `Retry-After: 1`.
 
 mod answer;
-mod signature;
-
-use std::collections::BTreeMap;
+pub mod signature;
 
 use sever_plugin_sdk::prelude::*;
 
@@ -97,6 +95,8 @@ pub struct AlibabaMqtt {
     instance_id: String,
     access_key_id: String,
     access_key_secret: String,
+    /// HMAC-SHA1 keyed with the secret once, for every signature.
+    signer: signature::Signer,
     region_id: Option<String>,
     security_token: Option<String>,
 }
@@ -107,43 +107,58 @@ pub struct Flow {
     client_id: String,
 }
 
+/// The most parameters a call carries (every optional one included).
+const MAX_PARAMETERS: usize = 12;
+
 impl AlibabaMqtt {
-    /// Every parameter of the call but `Signature`, sorted by name.
-    fn parameters(&self, client_id: &str, env: &Env) -> BTreeMap<String, String> {
-        let mut params: BTreeMap<String, String> = [
-            ("AccessKeyId", self.access_key_id.clone()),
-            ("Action", "CloseConnection".to_owned()),
-            ("ClientId", client_id.to_owned()),
-            ("Format", "JSON".to_owned()),
-            ("InstanceId", self.instance_id.clone()),
-            ("SignatureMethod", "HMAC-SHA1".to_owned()),
-            ("SignatureNonce", signature::nonce(&env.random)),
-            ("SignatureVersion", "1.0".to_owned()),
-            ("Timestamp", signature::timestamp(env.unix_ms)),
-            ("Version", API_VERSION.to_owned()),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
-        if let Some(region) = &self.region_id {
-            params.insert("RegionId".into(), region.clone());
+    /// Every parameter of the call but `Signature`, sorted by name, in `slots`; returns
+    /// how many there are.
+    fn parameters<'a>(
+        &'a self,
+        client_id: &'a str,
+        nonce: &'a str,
+        timestamp: &'a str,
+        slots: &mut [(&'a str, &'a str); MAX_PARAMETERS],
+    ) -> usize {
+        let fixed = [
+            ("AccessKeyId", self.access_key_id.as_str()),
+            ("Action", "CloseConnection"),
+            ("ClientId", client_id),
+            ("Format", "JSON"),
+            ("InstanceId", self.instance_id.as_str()),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureNonce", nonce),
+            ("SignatureVersion", "1.0"),
+            ("Timestamp", timestamp),
+            ("Version", API_VERSION),
+        ];
+        let optional = [
+            self.region_id.as_deref().map(|r| ("RegionId", r)),
+            self.security_token.as_deref().map(|t| ("SecurityToken", t)),
+        ];
+        let mut n = 0;
+        for param in fixed.into_iter().chain(optional.into_iter().flatten()) {
+            slots[n] = param;
+            n += 1;
         }
-        if let Some(token) = &self.security_token {
-            params.insert("SecurityToken".into(), token.clone());
-        }
-        params
+        // Byte order of the names, as the signature requires (uppercase before lowercase).
+        slots[..n].sort_unstable_by(|a, b| a.0.cmp(b.0));
+        n
     }
 
     /// The signed `CloseConnection` call, with this `env`'s timestamp and nonce.
     fn close_connection(&self, client_id: &str, env: &Env) -> VendorRequest {
         const METHOD: &str = "POST";
-        let params = self.parameters(client_id, env);
-        let signature = signature::signature(METHOD, &params, &self.access_key_secret);
+        let nonce = signature::nonce(&env.random);
+        let timestamp = signature::timestamp(env.unix_ms);
+        let mut slots = [("", ""); MAX_PARAMETERS];
+        let n = self.parameters(client_id, &nonce, &timestamp, &mut slots);
+        // The canonical query is signed and is also the body, with the signature appended.
+        let mut body = signature::canonical_query(slots[..n].iter().copied());
+        let signature = self.signer.sign(&signature::string_to_sign(METHOD, &body));
         let encoded_signature = signature::percent(&signature);
-        let body = format!(
-            "{}&Signature={encoded_signature}",
-            signature::canonical_query(&params)
-        );
+        body.push_str("&Signature=");
+        body.push_str(&encoded_signature);
         let mut request = VendorRequest::new(METHOD, self.endpoint.clone())
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
@@ -228,6 +243,7 @@ impl Adapter for AlibabaMqtt {
             endpoint: format!("{}/", backend.url.trim_end_matches('/')),
             instance_id,
             access_key_id,
+            signer: signature::Signer::new(&access_key_secret),
             access_key_secret,
             region_id,
             security_token,

@@ -1,7 +1,8 @@
 //! Alibaba Cloud's RPC signature, version 1 (HMAC-SHA1), and the two values it makes
 //! unique: the UTC `Timestamp` and the `SignatureNonce`.
 //!
-//! Pure functions of their inputs: the clock and the randomness come from the host's
+//! Public so that benchmarks and operators checking a signature can call it; the adapter is
+//! its only user in Sever. Pure functions of their inputs: the clock and the randomness come from the host's
 //! [`sever_plugin_sdk::Env`], so the published test vectors reproduce exactly.
 
 use base64::engine::general_purpose::STANDARD;
@@ -9,8 +10,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sever_plugin_sdk::encode;
 use sha1::Sha1;
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt;
 
 /// The vendor's percent-encoding: `A-Z a-z 0-9 - _ . ~` kept, every other byte of the
 /// UTF-8 as `%XY` (uppercase), so a space is `%20` (never `+`), `*` is `%2A`, `~` stays.
@@ -19,64 +19,135 @@ pub(crate) fn percent(value: &str) -> String {
     encode::component(value)
 }
 
-/// The canonicalized query: parameters sorted by name in byte order (a `BTreeMap` over
-/// `String` iterates in that order), each name and value percent-encoded, `name=value`
-/// pairs joined by `&`. `Signature` must not be among them.
-pub(crate) fn canonical_query(params: &BTreeMap<String, String>) -> String {
-    let mut query = String::new();
+/// The canonicalized query: `name=value` pairs joined by `&`, each name and value
+/// percent-encoded. The parameters must come sorted by name in byte order (a
+/// `BTreeMap<String, String>` iterates in that order; a slice can be sorted with
+/// `sort_unstable_by`), and `Signature` must not be among them.
+pub fn canonical_query<K, V>(params: impl IntoIterator<Item = (K, V)>) -> String
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut query = String::with_capacity(512);
     for (name, value) in params {
         if !query.is_empty() {
             query.push('&');
         }
-        query.push_str(&percent(name));
+        encode::push_component(&mut query, name.as_ref());
         query.push('=');
-        query.push_str(&percent(value));
+        encode::push_component(&mut query, value.as_ref());
     }
     query
 }
 
 /// `METHOD&%2F&enc(canonical query)`: the canonicalized query is encoded a second time,
 /// so a `:` in the timestamp appears as `%253A`.
-pub(crate) fn string_to_sign(method: &str, canonical_query: &str) -> String {
-    format!("{method}&{}&{}", percent("/"), percent(canonical_query))
+pub fn string_to_sign(method: &str, canonical_query: &str) -> String {
+    let mut out = String::with_capacity(method.len() + 5 + canonical_query.len() * 3 / 2);
+    out.push_str(method);
+    out.push_str("&%2F&");
+    encode::push_component(&mut out, canonical_query);
+    out
+}
+
+/// HMAC-SHA1 keyed with `AccessKeySecret&`, made once per backend: every signature then
+/// starts from the keyed state instead of hashing the key again.
+#[derive(Clone)]
+pub struct Signer {
+    mac: Hmac<Sha1>,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The keyed state is derived from the secret: never shown.
+        f.write_str("Signer(HMAC-SHA1)")
+    }
+}
+
+impl Signer {
+    /// A signer for one AccessKey secret.
+    pub fn new(access_key_secret: &str) -> Self {
+        let mut key = String::with_capacity(access_key_secret.len() + 1);
+        key.push_str(access_key_secret);
+        key.push('&');
+        let Ok(mac) = Hmac::<Sha1>::new_from_slice(key.as_bytes()) else {
+            // HMAC hashes over-long keys and pads short ones: every length is accepted.
+            unreachable!("HMAC-SHA1 accepts keys of any length");
+        };
+        Signer { mac }
+    }
+
+    /// Base64(HMAC-SHA1(key, string to sign)).
+    pub fn sign(&self, string_to_sign: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(string_to_sign.as_bytes());
+        STANDARD.encode(mac.finalize().into_bytes())
+    }
 }
 
 /// Base64(HMAC-SHA1(key = `AccessKeySecret&`, string to sign)).
-pub(crate) fn sign(access_key_secret: &str, string_to_sign: &str) -> String {
-    let key = format!("{access_key_secret}&");
-    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(key.as_bytes()) else {
-        // HMAC hashes over-long keys and pads short ones: every length is accepted.
-        unreachable!("HMAC-SHA1 accepts keys of any length");
-    };
-    mac.update(string_to_sign.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
+pub fn sign(access_key_secret: &str, string_to_sign: &str) -> String {
+    Signer::new(access_key_secret).sign(string_to_sign)
 }
 
-/// The signature of `params` (every parameter but `Signature`) sent with `method`.
-pub(crate) fn signature(
+/// The signature of `params` (every parameter but `Signature`, sorted by name as for
+/// [`canonical_query`]) sent with `method`.
+pub fn signature<K, V>(
     method: &str,
-    params: &BTreeMap<String, String>,
+    params: impl IntoIterator<Item = (K, V)>,
     access_key_secret: &str,
-) -> String {
+) -> String
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     sign(
         access_key_secret,
         &string_to_sign(method, &canonical_query(params)),
     )
 }
 
+/// Appends `value` in decimal, zero-padded to at least `width` digits.
+fn push_decimal(out: &mut String, value: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = value;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in len..width {
+        out.push('0');
+    }
+    for &d in digits[..len].iter().rev() {
+        out.push(char::from(d));
+    }
+}
+
 /// `YYYY-MM-DDThh:mm:ssZ` (UTC, whole seconds, milliseconds dropped) for a time in
 /// milliseconds since the Unix epoch.
-pub(crate) fn timestamp(unix_ms: u64) -> String {
+pub fn timestamp(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
     let days = secs / 86_400;
     let rest = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let mut out = String::with_capacity(20);
+    for (value, width, after) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (rest / 3600, 2, ':'),
+        (rest % 3600 / 60, 2, ':'),
+        (rest % 60, 2, 'Z'),
+    ] {
+        push_decimal(&mut out, value, width);
+        out.push(after);
+    }
+    out
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
@@ -96,7 +167,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 
 /// A `SignatureNonce` in the shape of a version-4 UUID (`8-4-4-4-12` lowercase hex) from
 /// the host's fresh random bytes: unique per request, as the vendor requires.
-pub(crate) fn nonce(random: &[u8; 32]) -> String {
+pub fn nonce(random: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&random[..16]);
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
@@ -106,8 +178,8 @@ pub(crate) fn nonce(random: &[u8; 32]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             out.push('-');
         }
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
 }
@@ -116,6 +188,7 @@ pub(crate) fn nonce(random: &[u8; 32]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::collections::BTreeMap;
 
     /// Alibaba's own published example (RPC signature V1 document).
     fn published_params() -> BTreeMap<String, String> {

@@ -4,6 +4,7 @@
 
 use super::*;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 const SECRET: &str = "s3cr3t/Key+=";
 const CLIENT: &str = "GID_test@@@dev 1*~é";
@@ -333,6 +334,19 @@ fn throttling_passes_the_vendors_retry_after_on_or_defaults_to_one_second() {
     let p = failed(respond_with(429, &[], "<html>Too Many Requests</html>"));
     assert_eq!(p.code, ProblemCode::RateLimited);
     assert_eq!(p.retry_after.as_deref(), Some("1"));
+}
+
+#[test]
+fn a_repeated_member_keeps_its_last_value_and_escaped_names_are_read() {
+    // `Succ\u0065ss` is `Success` written with an escape; the last one says true.
+    let body = r#"{"Success":false,"RequestId":"R-1","Succ\u0065ss":true,"HostId":{"a":[1]}}"#;
+    let Step::Done(s) = respond_with(200, &[], body) else {
+        panic!("expected done")
+    };
+    assert_eq!(s.vendor["request_id"], "R-1");
+    let body = r#"{"Success":true,"Code":"InternalError","Success":false}"#;
+    let p = failed(respond_with(200, &[], body));
+    assert_eq!(p.code, ProblemCode::UpstreamError);
 }
 
 #[test]

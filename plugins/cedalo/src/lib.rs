@@ -25,16 +25,19 @@
 //! 404. A disconnect does not block reconnection: the client may come straight back.
 //! The call is treated as idempotent (disconnecting twice leaves the client disconnected).
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sever_plugin_sdk::prelude::*;
 
 /// One Cedalo backend.
 #[derive(Debug)]
 pub struct Cedalo {
-    url: String,
     project_id: String,
     broker_id: String,
-    token: String,
+    /// `{url}/api/projects/{project_id}/brokers/{broker_id}/clients`, encoded once.
+    clients_url: String,
+    /// `Bearer {token}`.
+    authorization: String,
 }
 
 /// A disconnect in progress: the client id, kept to plan a retry.
@@ -43,24 +46,24 @@ pub struct Flow {
     client_id: String,
 }
 
+/// The disconnect call's body: `{"clientId": "<client_id>"}`.
+#[derive(Serialize)]
+struct DisconnectBody<'a> {
+    #[serde(rename = "clientId")]
+    client_id: &'a str,
+}
+
 impl Cedalo {
     fn disconnect_request(&self, client_id: &str) -> VendorRequest {
-        let url = encode::url_with_segments(
-            &self.url,
-            &[
-                "api",
-                "projects",
-                &self.project_id,
-                "brokers",
-                &self.broker_id,
-                "clients",
-                client_id,
-                "disconnect",
-            ],
-        );
+        // The URL's fixed part is encoded once, in `new`; the client id on every call.
+        let mut url = String::with_capacity(self.clients_url.len() + 3 * client_id.len() + 12);
+        url.push_str(&self.clients_url);
+        url.push('/');
+        encode::push_component(&mut url, client_id);
+        url.push_str("/disconnect");
         VendorRequest::new("PUT", url)
-            .header("authorization", format!("Bearer {}", self.token))
-            .json(&json!({ "clientId": client_id }))
+            .header("authorization", self.authorization.as_str())
+            .json(&DisconnectBody { client_id })
             .idempotent(true)
             .purpose("disconnect")
     }
@@ -140,11 +143,22 @@ impl Adapter for Cedalo {
             settings.error("token", "must not contain whitespace");
         }
         settings.finish()?;
+        let clients_url = encode::url_with_segments(
+            &backend.url,
+            &[
+                "api",
+                "projects",
+                &project_id,
+                "brokers",
+                &broker_id,
+                "clients",
+            ],
+        );
         Ok(Cedalo {
-            url: backend.url,
             project_id,
             broker_id,
-            token,
+            clients_url,
+            authorization: format!("Bearer {token}"),
         })
     }
 
@@ -168,6 +182,7 @@ export_plugin!(Cedalo);
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use serde_json::json;
 
     const ENV: Env = Env {
         unix_ms: 1_700_000_000_000,

@@ -6,20 +6,49 @@
 use crate::model::{Problem, ProblemCode};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use std::fmt::Write;
 
-/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is encoded.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+/// RFC 3986 unreserved bytes (`A-Z a-z 0-9 - . _ ~`): the only bytes left as they are.
+fn unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `value` percent-encoded (everything but unreserved bytes as `%XY`, uppercase,
+/// over UTF-8) to `out`: the allocation-free form of [`component`] and [`path_segment`],
+/// for adapters building a URL, query or form body in one buffer.
+///
+/// ```
+/// let mut query = String::from("ClientId=");
+/// sever_plugin_sdk::encode::push_component(&mut query, "GID@@@a b");
+/// assert_eq!(query, "ClientId=GID%40%40%40a%20b");
+/// ```
+pub fn push_component(out: &mut String, value: &str) {
+    let bytes = value.as_bytes();
+    out.reserve(bytes.len());
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if unreserved(byte) {
+            continue;
+        }
+        if start < i {
+            // `start..i` holds only unreserved ASCII bytes: both ends are char boundaries.
+            out.push_str(&value[start..i]);
+        }
+        out.push('%');
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+}
 
 /// Percent-encodes one URL path segment: `/`, `%`, `#`, `?`, `+`, spaces and non-ASCII
 /// are all encoded, so the value stays one segment whatever it holds.
 pub fn path_segment(value: &str) -> String {
-    utf8_percent_encode(value, UNRESERVED).to_string()
+    let mut out = String::with_capacity(value.len());
+    push_component(&mut out, value);
+    out
 }
 
 /// Appends `/seg` for each segment, each percent-encoded, to `base`.
@@ -35,8 +64,7 @@ pub fn url_with_segments(base: &str, segments: &[&str]) -> String {
     url.push_str(base.trim_end_matches('/'));
     for segment in segments {
         url.push('/');
-        // Writing into a String cannot fail.
-        let _ = write!(url, "{}", utf8_percent_encode(segment, UNRESERVED));
+        push_component(&mut url, segment);
     }
     url
 }
@@ -123,6 +151,26 @@ mod tests {
         assert_eq!(path_segment("50% #1+x y"), "50%25%20%231%2Bx%20y");
         assert_eq!(path_segment("é"), "%C3%A9");
         assert_eq!(path_segment(".."), "..");
+    }
+
+    #[test]
+    fn push_component_encodes_every_byte_outside_the_unreserved_set() {
+        // Every byte value: unreserved bytes stay, the rest become `%XY`, as the
+        // `percent-encoding` crate with the same set does.
+        for byte in 0u8..=0x7f {
+            let c = char::from(byte).to_string();
+            let expected = if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                c.clone()
+            } else {
+                format!("%{byte:02X}")
+            };
+            assert_eq!(component(&c), expected, "byte {byte:#x}");
+        }
+        assert_eq!(component("日本😀"), "%E6%97%A5%E6%9C%AC%F0%9F%98%80");
+        let mut out = String::from("x=");
+        push_component(&mut out, "");
+        push_component(&mut out, "a&b");
+        assert_eq!(out, "x=a%26b");
     }
 
     #[test]

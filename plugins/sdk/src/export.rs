@@ -9,6 +9,7 @@
 use crate::abi::{Buf, Bytes, RawEnv, RawHeader, RawInput, Status, INPUT_RESPONSE, INPUT_RETRY};
 use crate::adapter::Adapter;
 use crate::model::{BackendSpec, Env, Input, Request, SettingError, VendorResponse};
+use serde::de::Error as _;
 use std::any::Any;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -40,12 +41,20 @@ unsafe fn guarded(out: *mut Buf, f: impl FnOnce() -> (Status, Vec<u8>)) -> Statu
     status
 }
 
+/// Room for a typical step in one allocation (`serde_json::to_vec` starts at 128 bytes and
+/// grows two or three times for a signed request). Within glibc's per-thread cache.
+const STEP_CAPACITY: usize = 1024;
+
 fn to_json<T: serde::Serialize>(value: &T) -> (Status, Vec<u8>) {
-    match serde_json::to_vec(value) {
-        Ok(v) => (Status::Ok, v),
+    let mut out = Vec::with_capacity(STEP_CAPACITY);
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => (Status::Ok, out),
         Err(e) => (Status::Error, format!("cannot encode: {e}").into_bytes()),
     }
 }
+
+/// Response headers a resume reads without allocating; more go to the heap.
+const STACK_HEADERS: usize = 16;
 
 fn env_from(raw: *const RawEnv) -> Env {
     if raw.is_null() {
@@ -152,7 +161,12 @@ pub unsafe extern "C" fn flow_start<A: Adapter>(
         // SAFETY: instance is a live A (caller contract); shared access only.
         let adapter = unsafe { &*instance.cast::<A>() };
         // SAFETY: the host keeps `request` alive for the call.
-        let request: Request = match serde_json::from_slice(unsafe { request.as_slice() }) {
+        let request = unsafe { request.as_slice() };
+        // Validating the UTF-8 once lets serde_json skip it for every string.
+        let request = std::str::from_utf8(request)
+            .map_err(serde_json::Error::custom)
+            .and_then(serde_json::from_str::<Request>);
+        let request: Request = match request {
             Ok(r) => r,
             Err(e) => {
                 return (
@@ -202,17 +216,28 @@ pub unsafe extern "C" fn flow_resume<A: Adapter>(
                     // SAFETY: headers/headers_len describe a live array (caller contract).
                     unsafe { std::slice::from_raw_parts(raw.headers, raw.headers_len) }
                 };
-                let headers: Vec<(&str, &[u8])> = raw_headers
-                    .iter()
-                    .filter_map(|h| {
-                        // SAFETY: each header's bytes are live for the call.
-                        let (name, value) = unsafe { (h.name.as_slice(), h.value.as_slice()) };
-                        std::str::from_utf8(name).ok().map(|n| (n, value))
-                    })
-                    .collect();
+                let readable = raw_headers.iter().filter_map(|h| {
+                    // SAFETY: each header's bytes are live for the call.
+                    let (name, value) = unsafe { (h.name.as_slice(), h.value.as_slice()) };
+                    std::str::from_utf8(name).ok().map(|n| (n, value))
+                });
+                // The usual handful of headers lives on the stack: no allocation.
+                let mut stack: [(&str, &[u8]); STACK_HEADERS] = [("", &[]); STACK_HEADERS];
+                let heap: Vec<(&str, &[u8])>;
+                let headers: &[(&str, &[u8])] = if raw_headers.len() <= STACK_HEADERS {
+                    let mut n = 0;
+                    for (slot, header) in stack.iter_mut().zip(readable) {
+                        *slot = header;
+                        n += 1;
+                    }
+                    &stack[..n]
+                } else {
+                    heap = readable.collect();
+                    &heap
+                };
                 let response = VendorResponse {
                     status: raw.status,
-                    headers: &headers,
+                    headers,
                     // SAFETY: body is live for the call.
                     body: unsafe { raw.body.as_slice() },
                 };

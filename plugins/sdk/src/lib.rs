@@ -37,13 +37,23 @@
 //! HTTP Basic credentials); for reading answers, [`vendor`] (status mapping, problems with
 //! the vendor's words, RFC 7807 documents, lenient JSON).
 //!
-//! The ABI itself (for host authors and the curious) is documented in [`abi`].
+//! The ABI itself (for host authors and the curious) is documented in [`abi`]. With the
+//! `host` feature (for hosts, never an adapter), the `host` module loads plugin libraries
+//! and calls them through safe wrappers: Sever's engine and the conformance harness share it.
+//!
+//! With the `conformance` feature (in an adapter's `[dev-dependencies]` only), the
+//! `conformance` module runs the adapter's declared example cases against its built
+//! library through the real ABI.
 
 pub mod abi;
 mod adapter;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod encode;
 #[doc(hidden)]
 pub mod export;
+#[cfg(feature = "host")]
+pub mod host;
 mod info;
 pub mod model;
 pub mod settings;

@@ -245,11 +245,14 @@ impl VendorRequest {
         self
     }
 
-    /// Sets a JSON body and `Content-Type: application/json`.
-    pub fn json(mut self, body: &Value) -> Self {
+    /// Sets a JSON body and `Content-Type: application/json`: a [`Value`] (`json!`) or,
+    /// cheaper on the hot path, any `Serialize` type (a struct of borrowed fields).
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         self.headers
             .push(("content-type".to_owned(), "application/json".to_owned()));
-        self.body = body.to_string();
+        // A `Value` or a derived `Serialize` with string keys never fails to serialize;
+        // an impl that does yields an empty body, which the vendor refuses visibly.
+        self.body = serde_json::to_string(body).unwrap_or_default();
         self
     }
 

@@ -124,6 +124,36 @@ impl Client {
         }
     }
 
+    /// Like [`Client::new`], for HTTPS: trusts only the CA certificate `ca_pem` and, when
+    /// `identity` is given (certificate chain PEM, private key PEM), presents it to a
+    /// server that asks for a client certificate. Panics on PEM it cannot read.
+    pub fn https(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Self {
+        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+        let ca = Certificate::from_pem(ca_pem).expect("CA certificate PEM");
+        let client_cert = identity.map(|(chain, key)| {
+            let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(chain)
+                .filter_map(|item| match item.expect("client certificate PEM") {
+                    ureq::tls::PemItem::Certificate(cert) => Some(cert),
+                    _ => None,
+                })
+                .collect();
+            ClientCert::new_with_certs(&chain, PrivateKey::from_pem(key).expect("key PEM"))
+        });
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&[ca]))
+            .client_cert(client_cert)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(TIMEOUT))
+            .tls_config(tls)
+            .build();
+        Self {
+            agent: config.into(),
+        }
+    }
+
     /// Sends any method with exactly these headers (no Content-Type unless given) and an
     /// optional body.
     pub fn try_send(

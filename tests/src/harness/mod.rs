@@ -202,6 +202,8 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 pub struct Sever {
     child: Child,
     config: ConfigFile,
+    /// Serves HTTPS (started with [`Sever::start_https`]).
+    https: bool,
 }
 
 enum LaunchError {
@@ -215,13 +217,29 @@ impl Sever {
     /// answers 200 (at most 15 s). Retries on a new port, up to 3 times, when the chosen
     /// port was taken meanwhile. Panics, showing sever's stderr, if it does not get ready.
     pub fn start(config_yaml: &str, env: &[(&str, &str)]) -> Sever {
+        Self::start_with(config_yaml, env, None)
+    }
+
+    /// Like [`Sever::start`], for a config whose `server.tls` makes it serve HTTPS:
+    /// `client` (an [`http::Client::https`] trusting its CA, with a client certificate when
+    /// the server asks for one) probes `/readyz`, and [`Sever::base_url`] is
+    /// `https://127.0.0.1:<port>`.
+    pub fn start_https(config_yaml: &str, env: &[(&str, &str)], client: &http::Client) -> Sever {
+        Self::start_with(config_yaml, env, Some(client))
+    }
+
+    fn start_with(
+        config_yaml: &str,
+        env: &[(&str, &str)],
+        https_probe: Option<&http::Client>,
+    ) -> Sever {
         assert!(
             config_yaml.contains("{{PORT}}"),
             "the config must listen on 127.0.0.1:{{{{PORT}}}}"
         );
         let mut last = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::launch(write_config(config_yaml), env) {
+            match Self::launch(write_config(config_yaml), env, https_probe) {
                 Ok(sever) => return sever,
                 Err(LaunchError::AddressInUse(stderr)) => last = stderr,
                 Err(LaunchError::Failed(message)) => panic!("{message}"),
@@ -230,12 +248,22 @@ impl Sever {
         panic!("sever found its port taken {START_ATTEMPTS} times; last stderr:\n{last}")
     }
 
-    fn launch(config: ConfigFile, env: &[(&str, &str)]) -> Result<Sever, LaunchError> {
+    fn launch(
+        config: ConfigFile,
+        env: &[(&str, &str)],
+        https_probe: Option<&http::Client>,
+    ) -> Result<Sever, LaunchError> {
         let mut command = Command::new(sever_bin());
         command.arg("serve").arg("--config").arg(config.path());
         let child = spawn_captured(&mut command, config.dir(), env);
-        let mut sever = Sever { child, config };
-        let probe = http::Client::with_timeout(Duration::from_secs(1));
+        let mut sever = Sever {
+            child,
+            config,
+            https: https_probe.is_some(),
+        };
+        let probe = https_probe
+            .cloned()
+            .unwrap_or_else(|| http::Client::with_timeout(Duration::from_secs(1)));
         let ready_url = sever.url("/readyz");
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -285,9 +313,10 @@ impl Sever {
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` when started with [`Sever::start_https`]).
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.config.port())
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.config.port())
     }
 
     /// `base_url()` followed by `path` (which starts with `/`).

@@ -26,8 +26,9 @@ pub struct RecordedCall {
     pub headers: Vec<(String, String)>,
     /// The body as text (lossily decoded should it not be UTF-8).
     pub body: String,
-    /// The status the simulator answered; `None` when it sent no answer (it hung up, or the
-    /// caller went away while the answer was being delayed).
+    /// The status the simulator answered; `None` when it sent no complete answer (it hung
+    /// up, stalled, cut its answer short, or the caller went away while the answer was
+    /// being delayed).
     pub status: Option<u16>,
 }
 

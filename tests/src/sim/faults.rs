@@ -19,6 +19,15 @@ pub enum Fault {
     Garbage,
     /// Read the request, then close the connection without answering.
     HangUp,
+    /// Read the request, then never answer: the connection stays open and silent until the
+    /// caller gives up (or the simulator stops).
+    Stall,
+    /// Start the vendor's answer — the status line, headers announcing a longer body, and
+    /// the first bytes of that body — then close the connection mid-answer.
+    ResetMidAnswer,
+    /// Alternate by arrival: the first call follows the contract, the next gets the
+    /// vendor's own 500 error ([`Fault::InternalError`]), the next follows the contract…
+    Flapping,
     /// Answer with this vendor error, written in the vendor's own error shape.
     Answer(Canned),
 }
@@ -81,6 +90,8 @@ pub(crate) struct Switches {
     next: (usize, Fault),
     /// How long every answer (faults included) is held back.
     delay: Duration,
+    /// Calls that met a standing [`Fault::Flapping`] so far: even ones behave, odd ones fail.
+    flaps: usize,
 }
 
 impl Switches {
@@ -107,11 +118,27 @@ impl Switches {
             self.next.0 -= 1;
             self.next.1.clone()
         });
-        (one_off, self.delay)
+        (one_off.map(|fault| self.resolve(fault)), self.delay)
     }
 
-    /// The standing fault (read once the delay is over).
-    pub(crate) fn standing(&self) -> Fault {
-        self.standing.clone()
+    /// The standing fault (read once the delay is over), with [`Fault::Flapping`] resolved.
+    pub(crate) fn standing(&mut self) -> Fault {
+        let standing = self.standing.clone();
+        self.resolve(standing)
+    }
+
+    /// Resolves [`Fault::Flapping`] by arrival at this point (a standing one and a one-off
+    /// one share the count): [`Fault::None`], then [`Fault::InternalError`], then
+    /// [`Fault::None`]… Other faults are returned as they are.
+    fn resolve(&mut self, fault: Fault) -> Fault {
+        if fault != Fault::Flapping {
+            return fault;
+        }
+        self.flaps += 1;
+        if self.flaps % 2 == 1 {
+            Fault::None
+        } else {
+            Fault::InternalError
+        }
     }
 }

@@ -249,11 +249,21 @@ async fn handle<V: Vendor>(
             core.log.answered(index, None);
             return hang_up.now().await;
         }
+        Fault::Stall => {
+            core.log.answered(index, None);
+            return std::future::pending().await;
+        }
+        Fault::ResetMidAnswer => {
+            core.log.answered(index, None);
+            return server::cut_short_answer();
+        }
         Fault::Garbage => {
             let (content_type, text) = V::GARBAGE;
             let garbage = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text);
             return core.answered(index, garbage.into_response());
         }
+        // Resolved by the switches; as a fallback it behaves.
+        Fault::Flapping => None,
         Fault::InternalError => Some(core.vendor.internal_error(&parts)),
         Fault::Answer(canned) => Some(canned),
         Fault::None if body.is_none() => core.vendor.unreadable(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::{Extension, Router};
 use hyper_util::rt::TokioIo;
@@ -26,6 +27,28 @@ impl HangUp {
         self.0.notify_one();
         std::future::pending().await
     }
+}
+
+/// An answer that breaks off: `200 OK` with headers announcing a 256-byte JSON body, the
+/// first bytes of that body, then an error, on which hyper closes the connection without
+/// sending the rest.
+pub(crate) fn cut_short_answer() -> Response {
+    let chunks: [Result<&'static [u8], io::Error>; 2] = [
+        Ok(br#"{"message":"this answer is cut sh"#),
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "simulated reset mid-answer",
+        )),
+    ];
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("256"));
+    response
 }
 
 /// An axum app served on a current-thread tokio runtime in a background thread.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::ctx::Ctx;
 use super::expand::is_var_name;
 use super::file::{AllowFile, ClientFile, TokenFile, AUTH_KEYS};
-use super::model::{AllowRule, AuthConfig, BackendPattern, ClientConfig, TokenConfig};
+use super::model::{AllowRule, AuthConfig, BackendPattern, CertSubject, ClientConfig, TokenConfig};
 use super::{path, url};
 
 /// The error when callers are not authenticated and nobody said that was meant.
@@ -83,7 +83,7 @@ pub(super) fn auth(
     }
 
     let mut clients = Vec::new();
-    let mut subjects: Vec<(String, String)> = Vec::new();
+    let mut subjects: Vec<(CertSubject, String)> = Vec::new();
     for (i, item) in client_items.iter().enumerate() {
         let at = path::index("auth.clients", i);
         let Some(file) = ctx.decode::<ClientFile>(item, &at) else {
@@ -91,19 +91,26 @@ pub(super) fn auth(
         };
         let name = caller_name(ctx, &at, &file.name, &mut names);
         let subject_at = path::key(&at, "subject");
-        let subject = if !url::is_label(&file.subject) {
-            ctx.error(
-                &subject_at,
-                "must be a certificate subject or SAN, like CN=soar-bot",
-            );
-            None
-        } else if let Some((_, first)) = subjects.iter().find(|(s, _)| *s == file.subject) {
-            let first = first.clone();
-            ctx.error(&subject_at, format!("same subject as {first}"));
-            None
-        } else {
-            subjects.push((file.subject.clone(), at.clone()));
-            Some(file.subject)
+        let subject = match CertSubject::parse(&file.subject) {
+            None => {
+                ctx.error(
+                    &subject_at,
+                    "must be CN=<common name>, DNS:<SAN DNS name> or URI:<SAN URI>, like \
+                     CN=soar-bot (one name, not a whole distinguished name)",
+                );
+                None
+            }
+            Some(subject) => match subjects.iter().find(|(s, _)| *s == subject) {
+                Some((_, first)) => {
+                    let first = first.clone();
+                    ctx.error(&subject_at, format!("same subject as {first}"));
+                    None
+                }
+                None => {
+                    subjects.push((subject.clone(), at.clone()));
+                    Some(subject)
+                }
+            },
         };
         let allow = rules(ctx, &at, &file.allow);
         if let (Some(name), Some(subject), Some(allow)) = (name, subject, allow) {
@@ -189,6 +196,19 @@ fn token_digest(
                 }
                 Some(token) if token.is_empty() => {
                     ctx.error(key_at, format!("environment variable {var} is empty"));
+                    None
+                }
+                // Callers' tokens are read with surrounding whitespace removed (as HTTP
+                // header values are), so such a token could never match.
+                Some(token) if token.trim() != token || token.chars().any(char::is_control) => {
+                    ctx.error(
+                        key_at,
+                        format!(
+                            "environment variable {var} holds a token with leading or trailing \
+                             whitespace or control characters (a trailing newline?): no \
+                             Authorization header could carry it"
+                        ),
+                    );
                     None
                 }
                 Some(token) => Some((Sha256::digest(token.as_bytes()).into(), key_at)),

@@ -6,7 +6,8 @@
 //! 2. replace `${VAR}` in every string value from the environment (`$${` is a literal `${`);
 //! 3. deserialize each section, list item and backend on its own, against the file format
 //!    in `file.rs` (unknown keys, missing keys and wrong types, with their paths);
-//! 4. check each value and build the model (`validate.rs`, `auth.rs`).
+//! 4. check each value and build the model (`validate.rs`, `auth.rs`); the TLS files
+//!    named in `server.tls` are read and checked here too (`tls.rs`).
 //!
 //! Every problem is a [`ConfigError`] displayed as `FILE:path.to.key: message`. Messages
 //! never contain a configured value that may be a secret: string values are described, not
@@ -37,6 +38,7 @@ mod expand;
 mod file;
 mod model;
 mod path;
+mod tls;
 mod url;
 mod validate;
 
@@ -45,10 +47,11 @@ mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    AllowRule, AuditConfig, AuthConfig, BackendConfig, BackendPattern, BreakerConfig, ClientConfig,
-    Config, IdempotencyConfig, PluginSource, PluginSourceKind, ServerConfig, TlsConfig,
-    TokenConfig, TracingConfig,
+    AllowRule, AuditConfig, AuthConfig, BackendConfig, BackendPattern, BreakerConfig, CertSubject,
+    ClientConfig, Config, IdempotencyConfig, PluginSource, PluginSourceKind, ServerConfig,
+    TlsConfig, TokenConfig, TracingConfig,
 };
+pub use tls::TlsMaterial;
 
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};

@@ -44,27 +44,11 @@ impl Config {
     }
 
     /// Settings this release parses but cannot honour safely: `sever serve` refuses to start
-    /// with them and `sever check` reports them as errors (serving plain HTTP where TLS was
-    /// asked for would be worse than not serving).
+    /// with them and `sever check` reports them as errors. There are none in this release
+    /// (`server.tls` and `auth.clients` are served since TLS landed); the hook stays so
+    /// that a setting parsed ahead of its feature is refused, never silently ignored.
     pub fn unsupported(&self) -> Vec<ConfigError> {
-        let mut errors = Vec::new();
-        if self.server.tls.is_some() {
-            errors.push(ConfigError::new(
-                self.source.as_path(),
-                "server.tls",
-                "TLS on the listener is not available in this release; terminate TLS in front \
-                 of Sever or remove the section",
-            ));
-        }
-        if self.auth.as_ref().is_some_and(|a| !a.clients.is_empty()) {
-            errors.push(ConfigError::new(
-                self.source.as_path(),
-                "auth.clients",
-                "client-certificate callers need TLS on the listener, which is not available in \
-                 this release",
-            ));
-        }
-        errors
+        Vec::new()
     }
 
     /// Things that are allowed but probably not meant, as lines in the same
@@ -85,20 +69,6 @@ impl Config {
                 file,
                 "backends",
                 "no backends are configured: every action will answer unknown_backend",
-            ));
-        }
-        if self.tracing.otlp_endpoint.is_some() {
-            warnings.push(ConfigError::new(
-                file,
-                "tracing.otlp_endpoint",
-                "OpenTelemetry export is not available in this release: spans go to the log only",
-            ));
-        }
-        if self.idempotency.redis_url.is_some() {
-            warnings.push(ConfigError::new(
-                file,
-                "idempotency.redis_url",
-                "idempotency keys are not honoured in this release: the setting has no effect yet",
             ));
         }
         // With no backends at all, every pattern would be reported: the warning above says it.
@@ -154,7 +124,8 @@ pub struct ServerConfig {
 }
 
 /// `server.tls`. Paths are absolute (relative ones were resolved against the config
-/// file's folder); whether the files exist is checked when they are read.
+/// file's folder). The files were read and checked when the config was loaded;
+/// [`TlsConfig::load`] reads them again for the listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
     /// PEM certificate chain.
@@ -237,8 +208,8 @@ impl fmt::Debug for TokenConfig {
 pub struct ClientConfig {
     /// Shown in the audit log and metrics; unique among tokens and clients.
     pub name: String,
-    /// Matched against the certificate's subject or SAN (`CN=soar-bot`).
-    pub subject: String,
+    /// What the verified client certificate must carry (`CN=soar-bot`); unique.
+    pub subject: CertSubject,
     /// What the client may do.
     pub allow: Vec<AllowRule>,
 }
@@ -247,6 +218,63 @@ impl ClientConfig {
     /// Whether any rule allows `action` on `backend`.
     pub fn permits(&self, backend: &str, action: Action) -> bool {
         self.allow.iter().any(|r| r.permits(backend, action))
+    }
+}
+
+/// `auth.clients[].subject`: the name a verified client certificate must carry.
+///
+/// The rule (also in the README): `CN=<name>` matches a certificate whose subject has the
+/// common name `<name>` (exactly), or whose subjectAltName has a DNS name equal to `<name>`
+/// (ASCII case-insensitively) or a URI equal to `<name>` (exactly). `DNS:<name>` and
+/// `URI:<uri>` match only that kind of subjectAltName. Wildcard DNS names in a
+/// certificate are compared as written, never expanded. The prefixes are
+/// case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CertSubject {
+    /// `CN=<name>`: the subject's common name, a SAN DNS name or a SAN URI.
+    CommonName(String),
+    /// `DNS:<name>`: a SAN DNS name (ASCII case-insensitive).
+    Dns(String),
+    /// `URI:<uri>`: a SAN URI (exact).
+    Uri(String),
+}
+
+impl CertSubject {
+    /// Parses `CN=<name>`, `DNS:<name>` or `URI:<uri>`; `None` for anything else, such as
+    /// a whole distinguished name (`CN=a,O=b`), which would never match.
+    pub fn parse(text: &str) -> Option<CertSubject> {
+        let split = |prefix: &str| {
+            text.get(..prefix.len())
+                .filter(|p| p.eq_ignore_ascii_case(prefix))
+                .map(|_| &text[prefix.len()..])
+        };
+        let (subject, value): (fn(String) -> CertSubject, &str) = if let Some(v) = split("CN=") {
+            if v.contains([',', '=', '+']) {
+                return None;
+            }
+            (CertSubject::CommonName, v)
+        } else if let Some(v) = split("DNS:") {
+            (CertSubject::Dns, v)
+        } else if let Some(v) = split("URI:") {
+            (CertSubject::Uri, v)
+        } else {
+            return None;
+        };
+        let valid = !value.is_empty()
+            && value.len() <= 256
+            && value.trim() == value
+            && !value.chars().any(char::is_control);
+        valid.then(|| subject(value.to_owned()))
+    }
+}
+
+impl fmt::Display for CertSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertSubject::CommonName(v) => write!(f, "CN={v}"),
+            CertSubject::Dns(v) => write!(f, "DNS:{v}"),
+            CertSubject::Uri(v) => write!(f, "URI:{v}"),
+        }
     }
 }
 
@@ -338,7 +366,8 @@ impl fmt::Debug for IdempotencyConfig {
 /// The `tracing` section (defaults when absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TracingConfig {
-    /// OpenTelemetry OTLP endpoint (`http(s)://host:port`, no trailing `/`).
+    /// OpenTelemetry OTLP/gRPC endpoint (`http(s)://host:port`, no trailing `/`): when set,
+    /// `sever serve` exports its spans there.
     pub otlp_endpoint: Option<String>,
 }
 

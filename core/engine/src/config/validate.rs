@@ -149,11 +149,19 @@ fn tls(ctx: &mut Ctx<'_>, file: TlsFile) -> Option<TlsConfig> {
         None => Some(None),
         Some(text) => ctx.path("server.tls.client_ca_path", text).map(Some),
     };
-    Some(TlsConfig {
+    let config = TlsConfig {
         cert_path: cert_path?,
         key_path: key_path?,
         client_ca_path: client_ca_path?,
-    })
+    };
+    // Read now, so that `sever check` reports what `sever serve` would fail on.
+    match config.load(ctx.file) {
+        Ok(_) => Some(config),
+        Err(errors) => {
+            ctx.errors.extend(errors);
+            None
+        }
+    }
 }
 
 fn plugins(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Vec<PluginSource> {
@@ -211,7 +219,8 @@ fn idempotency(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<IdempotencyCon
     let redis_url = match file.redis_url {
         None => Some(None),
         Some(url) => {
-            const SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
+            // No `rediss://`: this build has no TLS client for Redis.
+            const SCHEMES: [&str; 3] = ["redis://", "redis+unix://", "unix://"];
             if SCHEMES
                 .iter()
                 .any(|s| url.starts_with(s) && url.len() > s.len())
@@ -220,7 +229,8 @@ fn idempotency(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<IdempotencyCon
             } else {
                 ctx.error(
                     "idempotency.redis_url",
-                    "expected a Redis URL: redis://, rediss://, redis+unix:// or unix://",
+                    "expected a Redis URL: redis://, redis+unix:// or unix:// (rediss://, Redis \
+                     over TLS, is not supported)",
                 );
                 None
             }

@@ -381,8 +381,8 @@ backends:
         "auth.tokens[1].name: name already used by auth.tokens[0]",
         "auth.tokens[1].token_env: environment variable NOPE is not set",
         "idempotency.max_entries: must be at least 1",
-        "idempotency.redis_url: expected a Redis URL: redis://, rediss://, redis+unix:// or \
-         unix://",
+        "idempotency.redis_url: expected a Redis URL: redis://, redis+unix:// or unix:// \
+         (rediss://, Redis over TLS, is not supported)",
         "tracing.otlp_endpoint: scheme must be http or https",
         "backends.b3.settings.t: environment variable NOPE is not set",
         "backends.Bad: invalid backend name: use 1 to 63 characters from a-z, 0-9, `_` and \
@@ -398,4 +398,24 @@ backends:
     let expected: Vec<String> = expected.iter().map(|l| format!("{FILE}:{l}")).collect();
     assert_eq!(errors, expected);
     assert_eq!(errors.len(), 19);
+}
+
+#[test]
+fn a_token_env_value_that_no_header_could_carry_is_refused() {
+    let yaml = "auth:\n  tokens:\n    - { name: t, token_env: T, allow: [] }\n";
+    for value in ["abc\n", " abc", "abc ", "a\tb"] {
+        let env = |name: &str| (name == "T").then(|| value.to_owned());
+        let errors = parse_str(yaml, Path::new(FILE), &env).unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            format!(
+                "{FILE}:auth.tokens[0].token_env: environment variable T holds a token with \
+                 leading or trailing whitespace or control characters (a trailing newline?): \
+                 no Authorization header could carry it"
+            ),
+            "{value:?}"
+        );
+    }
+    let env = |name: &str| (name == "T").then(|| "a b".to_owned());
+    assert!(parse_str(yaml, Path::new(FILE), &env).is_ok());
 }

@@ -4,6 +4,7 @@
 
 mod mistakes;
 mod secrets;
+mod tls;
 mod valid;
 
 use super::{parse_str, Config, ConfigErrors};

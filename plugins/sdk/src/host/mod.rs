@@ -4,6 +4,9 @@
 //! Libraries are never unloaded: `dlclose` of a Rust library is unsound in practice
 //! (thread-local destructors, statics). Every handle holds an `Arc<Plugin>`, so nothing
 //! outlives the code it points into, and [`Plugin`] deliberately leaks its `Library`.
+//!
+//! Behind the SDK's `host` feature: Sever's engine (as `sever_engine::host`) and the
+//! conformance harness use it; an adapter never enables it.
 
 #![allow(unsafe_code)]
 
@@ -11,8 +14,8 @@ mod load;
 
 pub use load::{load_dir, load_file, load_static, DirLoad, LoadError};
 
-use sever_plugin_sdk::abi::{self, Buf, Bytes, Descriptor, RawEnv, RawHeader, RawInput, Status};
-use sever_plugin_sdk::{BackendSpec, Env, PluginInfo, SettingError, Step};
+use crate::abi::{self, Buf, Bytes, Descriptor, RawEnv, RawHeader, RawInput, Status};
+use crate::{BackendSpec, Env, PluginInfo, Request, SettingError, Step};
 use std::ffi::c_void;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -88,19 +91,18 @@ impl Plugin {
 
     /// Copies a plugin-owned buffer out and frees it through the plugin.
     fn take(&self, buf: Buf) -> Vec<u8> {
-        if buf.ptr.is_null() {
-            return Vec::new();
-        }
-        // SAFETY: the plugin returned ptr/len describing its live allocation.
-        let bytes = unsafe { std::slice::from_raw_parts(buf.ptr, buf.len) }.to_vec();
-        // SAFETY: the buffer came from this plugin and is freed exactly once.
-        unsafe { (self.descriptor.buf_free)(buf) };
-        bytes
+        self.own(buf).bytes().to_vec()
     }
 
-    fn fault(&self, status: Status, message: Vec<u8>) -> PluginFault {
+    /// Holds a plugin-owned buffer, to be read in place and freed through the plugin on
+    /// drop (no copy on the hot path).
+    fn own(&self, buf: Buf) -> PluginBuf<'_> {
+        PluginBuf { plugin: self, buf }
+    }
+
+    fn fault(&self, status: Status, message: &[u8]) -> PluginFault {
         let plugin = self.info.name.clone();
-        let message = String::from_utf8_lossy(&message).into_owned();
+        let message = String::from_utf8_lossy(message).into_owned();
         match status {
             Status::Panic => PluginFault::Panic { plugin, message },
             _ => PluginFault::Broken { plugin, message },
@@ -140,12 +142,49 @@ impl Plugin {
             },
             Status::Error => match serde_json::from_slice::<Vec<SettingError>>(&error) {
                 Ok(errors) => Err(InstanceError::Settings(errors)),
-                Err(_) => Err(self.fault(status, error).into()),
+                Err(_) => Err(self.fault(status, &error).into()),
             },
-            Status::Panic => Err(self.fault(status, error).into()),
+            Status::Panic => Err(self.fault(status, &error).into()),
         }
     }
 }
+
+/// A buffer the plugin returned, read in place and freed through the plugin on drop.
+struct PluginBuf<'p> {
+    plugin: &'p Plugin,
+    buf: Buf,
+}
+
+impl PluginBuf<'_> {
+    fn bytes(&self) -> &[u8] {
+        if self.buf.ptr.is_null() {
+            return &[];
+        }
+        // SAFETY: the plugin returned ptr/len describing its live allocation, which stays
+        // alive until `drop` frees it.
+        unsafe { std::slice::from_raw_parts(self.buf.ptr, self.buf.len) }
+    }
+}
+
+impl Drop for PluginBuf<'_> {
+    fn drop(&mut self) {
+        let buf = std::mem::replace(&mut self.buf, Buf::EMPTY);
+        if !buf.ptr.is_null() {
+            // SAFETY: the buffer came from this plugin and is freed exactly once (replaced
+            // by an empty one above).
+            unsafe { (self.plugin.descriptor.buf_free)(buf) };
+        }
+    }
+}
+
+thread_local! {
+    /// The request-encoding buffer, reused by every [`Instance::start_request`] on this
+    /// thread: the request crosses the boundary borrowed, so it need not own its bytes.
+    static REQUEST_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A reused request buffer that grew beyond this is released rather than kept.
+const REQUEST_BUF_KEEP: usize = 16 * 1024;
 
 /// A backend instance created by a plugin. Shared by every request to the backend.
 pub struct Instance {
@@ -188,15 +227,38 @@ impl Instance {
     }
 
     fn read_step(&self, status: Status, out: Buf) -> Result<Step, PluginFault> {
-        let bytes = self.plugin.take(out);
+        let out = self.plugin.own(out);
         if status != Status::Ok {
-            return Err(self.plugin.fault(status, bytes));
+            return Err(self.plugin.fault(status, out.bytes()));
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| self.plugin.broken(format!("unreadable step: {e}")))
+        // Validating the UTF-8 once lets serde_json skip it for every string.
+        let text = std::str::from_utf8(out.bytes())
+            .map_err(|e| self.plugin.broken(format!("unreadable step: {e}")))?;
+        serde_json::from_str(text).map_err(|e| self.plugin.broken(format!("unreadable step: {e}")))
     }
 
-    /// Starts a flow for a canonical request (`request_json` is a [`sever_plugin_sdk::Request`]).
+    /// Starts a flow for a canonical request: [`Instance::start`] with the request encoded
+    /// into a buffer this thread reuses (no allocation for the request's bytes).
+    pub fn start_request(
+        &self,
+        request: &Request,
+        env: &Env,
+    ) -> Result<(Flow<'_>, Step), PluginFault> {
+        let mut buf = REQUEST_BUF.take();
+        buf.clear();
+        let result = match serde_json::to_writer(&mut buf, request) {
+            Ok(()) => self.start(&buf, env),
+            Err(e) => Err(self
+                .plugin
+                .broken(format!("cannot encode the request: {e}"))),
+        };
+        if buf.capacity() <= REQUEST_BUF_KEEP {
+            REQUEST_BUF.set(buf);
+        }
+        result
+    }
+
+    /// Starts a flow for a canonical request (`request_json` is a [`crate::Request`]).
     pub fn start(&self, request_json: &[u8], env: &Env) -> Result<(Flow<'_>, Step), PluginFault> {
         let env = raw_env(env);
         let mut out_flow: *mut c_void = std::ptr::null_mut();
@@ -244,6 +306,9 @@ impl fmt::Debug for Flow<'_> {
     }
 }
 
+/// Response headers passed to a resume without allocating; more go to the heap.
+const STACK_HEADERS: usize = 16;
+
 /// Why a flow is resumed, host side.
 #[derive(Debug, Clone, Copy)]
 pub enum Resume<'a> {
@@ -264,20 +329,32 @@ impl Flow<'_> {
         let Some(ptr) = self.ptr.filter(|_| !self.poisoned) else {
             return Err(plugin.broken("flow resumed after a panic".into()));
         };
-        let raw_headers: Vec<RawHeader>;
+        let empty = RawHeader {
+            name: Bytes::from_slice(&[]),
+            value: Bytes::from_slice(&[]),
+        };
+        // The usual handful of headers is passed from the stack: no allocation.
+        let mut stack = [empty; STACK_HEADERS];
+        let heap: Vec<RawHeader>;
         let raw = match input {
             Resume::Response {
                 status,
                 headers,
                 body,
             } => {
-                raw_headers = headers
-                    .iter()
-                    .map(|(n, v)| RawHeader {
-                        name: Bytes::from_slice(n.as_bytes()),
-                        value: Bytes::from_slice(v),
-                    })
-                    .collect();
+                let views = headers.iter().map(|(n, v)| RawHeader {
+                    name: Bytes::from_slice(n.as_bytes()),
+                    value: Bytes::from_slice(v),
+                });
+                let raw_headers: &[RawHeader] = if headers.len() <= STACK_HEADERS {
+                    for (slot, view) in stack.iter_mut().zip(views) {
+                        *slot = view;
+                    }
+                    &stack[..headers.len()]
+                } else {
+                    heap = views.collect();
+                    &heap
+                };
                 RawInput {
                     kind: abi::INPUT_RESPONSE,
                     attempt: 0,
@@ -321,6 +398,90 @@ impl Drop for Flow<'_> {
         if let Some(ptr) = self.ptr {
             // SAFETY: the pointer came from this plugin's flow_start and is freed once.
             unsafe { (self.instance.plugin.descriptor.flow_free)(ptr.as_ptr()) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::prelude::*;
+
+    /// Ends every flow with `done`, naming the response headers it was given.
+    struct HeaderNames;
+
+    impl Adapter for HeaderNames {
+        const NAME: &'static str = "header-names";
+        const VERSION: &'static str = "1";
+        type Flow = ();
+
+        fn info() -> PluginInfo {
+            PluginInfo::new("test adapter", Vec::new(), Vec::new())
+        }
+        fn new(_: BackendSpec) -> Result<Self, Vec<SettingError>> {
+            Ok(HeaderNames)
+        }
+        fn start(&self, _: &Request, _: &Env) -> ((), Step) {
+            (
+                (),
+                Step::Send(VendorRequest::new("GET", "http://h/".into())),
+            )
+        }
+        fn resume(&self, _: &mut (), input: Input<'_>, _: &Env) -> Step {
+            let Input::Response(response) = input else {
+                return Step::Fail(Problem::new(ProblemCode::Internal, "no response"));
+            };
+            let names: Vec<&str> = response.headers.iter().map(|(n, _)| *n).collect();
+            let mut vendor = serde_json::Map::new();
+            vendor.insert("headers".into(), names.join(",").into());
+            Step::Done(Success {
+                outcome: Outcome::Done,
+                vendor,
+            })
+        }
+    }
+
+    #[test]
+    fn every_response_header_crosses_the_boundary_however_many_there_are() {
+        let descriptor = crate::static_descriptor!(HeaderNames);
+        let plugin = load_static(descriptor, Path::new("<test>")).unwrap();
+        let spec = BackendSpec {
+            name: "b".into(),
+            url: "http://h".into(),
+            settings: serde_json::Map::new(),
+        };
+        let instance = plugin.instantiate(&spec).unwrap();
+        let env = Env {
+            unix_ms: 0,
+            random: [0; 32],
+        };
+        let request = Request {
+            request_id: "r".into(),
+            action: Action::Disconnect,
+            target: Target::default(),
+            reason: None,
+        };
+        // Up to STACK_HEADERS headers travel in stack arrays, more on the heap.
+        for count in [0, 1, STACK_HEADERS, STACK_HEADERS + 1, 40] {
+            let headers: Vec<(String, Vec<u8>)> = (0..count)
+                .map(|i| (format!("h{i}"), b"v".to_vec()))
+                .collect();
+            let (mut flow, _) = instance.start_request(&request, &env).unwrap();
+            let answer = Resume::Response {
+                status: 200,
+                headers: &headers,
+                body: b"",
+            };
+            let Step::Done(success) = flow.resume(answer, &env).unwrap() else {
+                panic!("expected done")
+            };
+            let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(
+                success.vendor["headers"],
+                names.join(","),
+                "{count} headers"
+            );
         }
     }
 }

@@ -1,11 +1,11 @@
 //! Opening plugin libraries and checking their descriptor.
 
 use super::Plugin;
-use libloading::os::unix::{Library, Symbol, RTLD_LOCAL, RTLD_NOW};
-use sever_plugin_sdk::abi::{
+use crate::abi::{
     Buf, Descriptor, DescriptorFn, Status, ABI_VERSION, DESCRIPTOR_SIZE, DESCRIPTOR_SYMBOL, MAGIC,
 };
-use sever_plugin_sdk::PluginInfo;
+use crate::PluginInfo;
+use libloading::os::unix::{Library, Symbol, RTLD_LOCAL, RTLD_NOW};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -90,7 +90,7 @@ pub fn load_file(path: &Path) -> Result<Arc<Plugin>, LoadError> {
     unsafe { check(raw, path) }
 }
 
-/// Registers an adapter linked into this binary (see `sever_plugin_sdk::static_descriptor!`)
+/// Registers an adapter linked into this binary (see [`crate::static_descriptor!`])
 /// through the same checks and the same ABI functions as a loaded library. `origin` is
 /// shown where a file path would be.
 pub fn load_static(

@@ -1,0 +1,21 @@
+//! Cedalo: vendor answers to `disconnect`, through the plugin ABI.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::json;
+use sever_fuzz::Adapter;
+
+fn adapter() -> &'static Adapter {
+    static ADAPTER: OnceLock<Adapter> = OnceLock::new();
+    ADAPTER.get_or_init(|| {
+        Adapter::new(
+            sever_plugin_sdk::static_descriptor!(sever_cedalo::Cedalo),
+            json!({ "project_id": "p1", "broker_id": "b1", "token": "fuzz-token" }),
+            &[json!({ "action": "disconnect", "target": { "client_id": "sensor/17 é" } })],
+        )
+    })
+}
+
+fuzz_target!(|data: &[u8]| adapter().run(data));

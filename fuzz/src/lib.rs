@@ -1,0 +1,197 @@
+//! What the fuzz targets share: driving an adapter through the plugin ABI — the same
+//! descriptor functions (`static_descriptor!`) and the same host code (`sever_engine::host`)
+//! as a loaded `.so` — with vendor answers made from the fuzzer's bytes.
+//!
+//! A flow is started with one of the adapter's valid canonical requests, then resumed with
+//! arbitrary statuses, headers and bodies (and now and then a retry) for as long as it asks
+//! for another vendor call, at most [`MAX_STEPS`] times. Every step must be a readable
+//! `Step`; a caught plugin panic, a `Step` the host cannot read, or a `done` in a flow
+//! where the vendor never answered 2xx is a crash.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arbitrary::{Result, Unstructured};
+use serde_json::{json, Value};
+use sever_engine::host::{self, Instance, Plugin, Resume};
+use sever_plugin_sdk::abi::Descriptor;
+use sever_plugin_sdk::{BackendSpec, Env, Step};
+
+/// Vendor answers fed to one flow at most (PrivX and RabbitMQ take two calls; retries and
+/// token refreshes add some).
+pub const MAX_STEPS: usize = 6;
+
+/// Statuses vendors answer with, to draw from more often than an arbitrary `u16`.
+const STATUSES: &[u16] = &[
+    200, 201, 202, 204, 301, 400, 401, 403, 404, 405, 409, 415, 422, 429, 500, 502, 503, 504,
+];
+/// Header names the adapters read.
+const HEADERS: &[&str] = &[
+    "content-type",
+    "retry-after",
+    "x-request-id",
+    "x-acs-request-id",
+    "www-authenticate",
+    "content-length",
+    "location",
+];
+/// Content types the adapters tell apart.
+const CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/problem+json",
+    "text/html",
+    "text/plain",
+    "",
+];
+
+/// One adapter set up for fuzzing: a backend instance and the canonical requests (already
+/// fitted to its target fields) a flow may start from.
+pub struct Adapter {
+    instance: Instance,
+    requests: Vec<Vec<u8>>,
+}
+
+impl Adapter {
+    /// Checks and registers `descriptor` the way the host loads a library, creates one
+    /// backend with `settings`, and keeps `requests` (`(action, target)` pairs) as the
+    /// plugin's `Request` JSON. Panics on a bad setup: that is a bug in the target.
+    pub fn new(descriptor: &'static Descriptor, settings: Value, requests: &[Value]) -> Self {
+        let plugin: Arc<Plugin> = match host::load_static(descriptor, Path::new("<fuzz>")) {
+            Ok(plugin) => plugin,
+            Err(err) => panic!("cannot register the adapter: {err}"),
+        };
+        let Value::Object(settings) = settings else {
+            panic!("settings must be a JSON object");
+        };
+        let spec = BackendSpec {
+            name: "fuzzed".into(),
+            url: "http://127.0.0.1:9".into(),
+            settings,
+        };
+        let instance = match plugin.instantiate(&spec) {
+            Ok(instance) => instance,
+            Err(err) => panic!("the adapter refused its fuzzing settings: {err:?}"),
+        };
+        let requests = requests
+            .iter()
+            .map(|r| {
+                let request = json!({
+                    "request_id": "fuzz-0001",
+                    "action": r["action"],
+                    "target": r["target"],
+                    "reason": "fuzzing",
+                });
+                serde_json::to_vec(&request).unwrap_or_default()
+            })
+            .collect();
+        Adapter { instance, requests }
+    }
+
+    /// Runs one flow on the fuzzer's bytes.
+    pub fn run(&self, data: &[u8]) {
+        let mut u = Unstructured::new(data);
+        // Running out of bytes ends the flow early; that is not a finding.
+        let _ = self.flow(&mut u);
+    }
+
+    fn flow(&self, u: &mut Unstructured<'_>) -> Result<()> {
+        let env = env(u)?;
+        let request = u.choose(&self.requests)?;
+        let (mut flow, mut step) = match self.instance.start(request, &env) {
+            Ok(started) => started,
+            Err(fault) => panic!("flow_start failed: {fault}"),
+        };
+        let mut answered_2xx = false;
+        for _ in 0..MAX_STEPS {
+            if !matches!(step, Step::Send(_)) {
+                return Ok(());
+            }
+            let env = env_after(u, &env)?;
+            let answer = if u.ratio(1, 10)? {
+                let attempt = u.int_in_range(1..=3)?;
+                step = resumed(flow.resume(Resume::Retry { attempt }, &env));
+                continue;
+            } else {
+                Answer::arbitrary(u)?
+            };
+            answered_2xx |= (200..300).contains(&answer.status);
+            step = resumed(flow.resume(answer.as_resume(), &env));
+            if let Step::Done(_) = &step {
+                assert!(
+                    answered_2xx,
+                    "done without any 2xx vendor answer (last: {})",
+                    answer.status
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The step a resume gave; panics (a finding) when the plugin panicked or its step could
+/// not be read.
+fn resumed(result: std::result::Result<Step, host::PluginFault>) -> Step {
+    match result {
+        Ok(step) => step,
+        Err(fault) => panic!("flow_resume failed: {fault}"),
+    }
+}
+
+fn env(u: &mut Unstructured<'_>) -> Result<Env> {
+    Ok(Env {
+        unix_ms: 1_700_000_000_000 + u64::from(u.arbitrary::<u32>()?),
+        random: u.arbitrary()?,
+    })
+}
+
+fn env_after(u: &mut Unstructured<'_>, before: &Env) -> Result<Env> {
+    Ok(Env {
+        unix_ms: before.unix_ms + u64::from(u.arbitrary::<u16>()?),
+        random: u.arbitrary()?,
+    })
+}
+
+/// One vendor answer made from the fuzzer's bytes.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn arbitrary(u: &mut Unstructured<'_>) -> Result<Self> {
+        let status = if u.ratio(7, 8)? {
+            *u.choose(STATUSES)?
+        } else {
+            u.arbitrary()?
+        };
+        let mut headers = Vec::new();
+        let content_type = u.choose(CONTENT_TYPES)?;
+        if !content_type.is_empty() {
+            headers.push(("content-type".to_owned(), content_type.as_bytes().to_vec()));
+        }
+        for _ in 0..u.int_in_range(0..=3)? {
+            let name = if u.ratio(3, 4)? {
+                (*u.choose(HEADERS)?).to_owned()
+            } else {
+                u.arbitrary::<String>()?
+            };
+            headers.push((name, u.arbitrary::<Vec<u8>>()?));
+        }
+        let body = u.arbitrary::<Vec<u8>>()?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn as_resume(&self) -> Resume<'_> {
+        Resume::Response {
+            status: self.status,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! End to end: OpenTelemetry export (`tracing.otlp_endpoint`). A fake collector (the OTLP
+//! trace service over gRPC, on 127.0.0.1) records what `sever` exports: the
+//! `canonical_request` span and its `vendor_call` child, in the trace Sever continued on the
+//! vendor call, with no secret, path or body anywhere. A collector that is down does not stop
+//! Sever from serving, and is reported once per minute at most.
+//!
+//! Needs `cargo build --workspace` first.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use sever_tests::harness::{free_port, http, Sever};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CALLER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// A fake OpenTelemetry collector: every export request it received, in order.
+struct Collector {
+    port: u16,
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+#[derive(Clone)]
+struct Recorder(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+
+#[tonic::async_trait]
+impl TraceService for Recorder {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl Collector {
+    fn start() -> Collector {
+        Collector::start_with(None)
+    }
+
+    /// A collector serving gRPC over TLS with this certificate and key (PEM).
+    fn start_tls(cert_pem: &str, key_pem: &str) -> Collector {
+        let identity = tonic::transport::Identity::from_pem(cert_pem, key_pem);
+        Collector::start_with(Some(
+            tonic::transport::ServerTlsConfig::new().identity(identity),
+        ))
+    }
+
+    fn start_with(tls: Option<tonic::transport::ServerTlsConfig>) -> Collector {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let service = TraceServiceServer::new(Recorder(Arc::clone(&received)));
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let mut server = tonic::transport::Server::builder();
+            if let Some(tls) = tls {
+                server = server.tls_config(tls).unwrap();
+            }
+            server
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                .await
+                .unwrap();
+        });
+        Collector {
+            port,
+            received,
+            runtime: Some(runtime),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn https_endpoint(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<ExportTraceServiceRequest> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Every span received so far.
+    fn spans(&self) -> Vec<Span> {
+        self.requests()
+            .into_iter()
+            .flat_map(|r| r.resource_spans)
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .collect()
+    }
+
+    /// Waits (at most `limit`, polling) until spans with all of `names` arrived.
+    fn wait_for(&self, names: &[&str], limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let spans = self.spans();
+            if names.iter().all(|n| spans.iter().any(|s| s.name == *n)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// The standard config, exporting to `endpoint`.
+fn config_exporting_to(vendor_url: &str, endpoint: &str) -> String {
+    format!(
+        "{}tracing: {{ otlp_endpoint: \"{endpoint}\" }}\n",
+        config(vendor_url)
+    )
+}
+
+/// The standard environment, with the batch processor exporting every 100 ms (the
+/// default is 5 s) so that the tests need not wait.
+fn env_quick() -> Vec<(&'static str, &'static str)> {
+    let mut env = env();
+    env.push(("OTEL_BSP_SCHEDULE_DELAY", "100"));
+    env
+}
+
+fn traced_disconnect(sever: &Sever, client_id: &str) -> serde_json::Value {
+    let reply = http::send(
+        "POST",
+        &sever.url("/v1/actions"),
+        &[
+            ("authorization", &format!("Bearer {ONCALL}")),
+            ("content-type", "application/json"),
+            ("traceparent", CALLER_TRACE),
+        ],
+        Some(disconnect_body(client_id).as_bytes()),
+    );
+    reply.expect_success().clone()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Any> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attributes, key) {
+        Some(Any::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    let found: Vec<&Span> = spans.iter().filter(|s| s.name == name).collect();
+    assert_eq!(found.len(), 1, "one {name} span expected: {spans:#?}");
+    found[0]
+}
+
+#[test]
+fn spans_reach_the_collector_in_the_callers_trace_with_no_secret() {
+    let collector = Collector::start();
+    let sim = sim(&["sensor-17"]);
+    let sever = Sever::start(
+        &config_exporting_to(&sim.url(), &collector.endpoint()),
+        &env_quick(),
+    );
+
+    let answer = traced_disconnect(&sever, "sensor-17");
+    assert!(
+        collector.wait_for(
+            &["canonical_request", "vendor_call"],
+            Duration::from_secs(15)
+        ),
+        "no spans exported: {:#?}\nsever stderr:\n{}",
+        collector.spans(),
+        sever.stderr()
+    );
+
+    let spans = collector.spans();
+    let request = one(&spans, "canonical_request");
+    let call = one(&spans, "vendor_call");
+    // Both in the caller's trace, which is also the trace the vendor was sent.
+    assert_eq!(hex(&request.trace_id), CALLER_TRACE_ID);
+    assert_eq!(hex(&call.trace_id), CALLER_TRACE_ID);
+    let sent = sim.calls()[0].header("traceparent").unwrap().to_owned();
+    assert_eq!(&sent[3..35], CALLER_TRACE_ID, "{sent}");
+    // The vendor call is the request's child; the request is Sever's root span.
+    assert_eq!(call.parent_span_id, request.span_id);
+    assert!(request.parent_span_id.is_empty(), "{request:#?}");
+    assert_eq!(request.kind, SpanKind::Server as i32);
+    assert_eq!(call.kind, SpanKind::Client as i32);
+    assert!(request.start_time_unix_nano <= call.start_time_unix_nano);
+    assert!(call.end_time_unix_nano <= request.end_time_unix_nano);
+
+    let a = &request.attributes;
+    assert_eq!(
+        text(a, "request_id").as_deref(),
+        answer["request_id"].as_str()
+    );
+    assert_eq!(text(a, "caller").as_deref(), Some("oncall"));
+    assert_eq!(text(a, "action").as_deref(), Some("disconnect"));
+    assert_eq!(text(a, "backend").as_deref(), Some("mqtt-eu"));
+    assert!(
+        attr(a, "trace_id").is_none(),
+        "the trace id is the span's own"
+    );
+
+    let a = &call.attributes;
+    assert_eq!(text(a, "backend").as_deref(), Some("mqtt-eu"));
+    assert_eq!(text(a, "method").as_deref(), Some("PUT"));
+    let host = sim.url().trim_start_matches("http://").to_owned();
+    assert_eq!(text(a, "host"), Some(host));
+    assert_eq!(attr(a, "status"), Some(&Any::IntValue(200)));
+    assert!(
+        matches!(attr(a, "duration_ms"), Some(Any::DoubleValue(ms)) if *ms >= 0.0),
+        "{a:#?}"
+    );
+
+    // The resource names the service and its version.
+    let requests = collector.requests();
+    let resource = requests[0].resource_spans[0].resource.as_ref().unwrap();
+    assert_eq!(
+        text(&resource.attributes, "service.name").as_deref(),
+        Some("sever")
+    );
+    assert_eq!(
+        text(&resource.attributes, "service.version").as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+
+    // No token, vendor secret, vendor path or request body anywhere in what was exported.
+    let mut wire = Vec::new();
+    for r in &requests {
+        wire.extend(r.encode_to_vec());
+    }
+    let wire = String::from_utf8_lossy(&wire).into_owned();
+    for leak in [
+        ONCALL,
+        NARROW,
+        CEDALO_TOKEN,
+        PROJECT,
+        BROKER,
+        "/api/projects",
+        "credential leak INC-4411",
+        "sensor-17",
+    ] {
+        assert!(!wire.contains(leak), "{leak:?} was exported: {requests:#?}");
+    }
+}
+
+#[test]
+fn without_a_caller_trace_the_exported_trace_is_the_one_sent_to_the_vendor() {
+    let collector = Collector::start();
+    let sim = sim(&["sensor-17"]);
+    let sever = Sever::start(
+        &config_exporting_to(&sim.url(), &collector.endpoint()),
+        &env_quick(),
+    );
+
+    disconnect(&sever, "sensor-17").expect_success();
+    assert!(
+        collector.wait_for(
+            &["canonical_request", "vendor_call"],
+            Duration::from_secs(15)
+        ),
+        "no spans exported:\n{}",
+        sever.stderr()
+    );
+
+    let sent = sim.calls()[0].header("traceparent").unwrap().to_owned();
+    let spans = collector.spans();
+    let request = one(&spans, "canonical_request");
+    let call = one(&spans, "vendor_call");
+    assert_eq!(hex(&request.trace_id), &sent[3..35], "{sent}");
+    assert_eq!(call.trace_id, request.trace_id);
+    assert_eq!(call.parent_span_id, request.span_id);
+}
+
+#[test]
+fn queued_spans_are_flushed_when_sever_stops_on_sigterm() {
+    let collector = Collector::start();
+    let sim = sim(&["sensor-17"]);
+    // The default 5 s batch delay: the spans leave with the flush at shutdown.
+    let mut sever = Sever::start(
+        &config_exporting_to(&sim.url(), &collector.endpoint()),
+        &env(),
+    );
+
+    traced_disconnect(&sever, "sensor-17");
+    sever.terminate();
+    let status = sever.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        sever.stderr()
+    );
+
+    let spans = collector.spans();
+    let request = one(&spans, "canonical_request");
+    let call = one(&spans, "vendor_call");
+    assert_eq!(hex(&request.trace_id), CALLER_TRACE_ID);
+    assert_eq!(call.parent_span_id, request.span_id);
+}
+
+#[test]
+fn a_collector_that_is_down_does_not_stop_sever_and_is_reported_once() {
+    const FAILED: &str = "OpenTelemetry export failed";
+    let sim = sim(&["a", "b", "c"]);
+    // Nothing listens there: every export is refused.
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let mut sever = Sever::start(&config_exporting_to(&sim.url(), &endpoint), &env_quick());
+
+    disconnect(&sever, "a").expect_success();
+    // Bounded wait for the first failed export's warning.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !sever.stderr().contains(FAILED) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        sever.stderr().contains(FAILED),
+        "no warning:\n{}",
+        sever.stderr()
+    );
+    // More requests are served; their spans fail to export again, at the latest in the
+    // flush at shutdown, which still ends promptly.
+    disconnect(&sever, "b").expect_success();
+    disconnect(&sever, "c").expect_success();
+    assert_eq!(sim.calls().len(), 3);
+    sever.terminate();
+    let status = sever.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        sever.stderr()
+    );
+
+    let stderr = sever.stderr();
+    let warnings = stderr.lines().filter(|l| l.contains(FAILED)).count();
+    assert_eq!(warnings, 1, "one warning per minute at most:\n{stderr}");
+    for secret in [ONCALL, NARROW, CEDALO_TOKEN] {
+        assert!(!stderr.contains(secret), "a secret reached the log");
+    }
+}
+
+#[test]
+fn an_https_collector_is_trusted_through_the_system_roots_ssl_cert_file_included() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let collector = Collector::start_tls(&cert.pem(), &key.serialize_pem());
+    let sim = sim(&["sensor-17"]);
+    let ca_path = ca_file.display().to_string();
+    let mut env = env_quick();
+    env.push(("SSL_CERT_FILE", &ca_path));
+    let sever = Sever::start(
+        &config_exporting_to(&sim.url(), &collector.https_endpoint()),
+        &env,
+    );
+
+    traced_disconnect(&sever, "sensor-17");
+    assert!(
+        collector.wait_for(
+            &["canonical_request", "vendor_call"],
+            Duration::from_secs(15)
+        ),
+        "no spans exported over TLS:\n{}",
+        sever.stderr()
+    );
+    let spans = collector.spans();
+    assert_eq!(
+        hex(&one(&spans, "canonical_request").trace_id),
+        CALLER_TRACE_ID
+    );
+}
