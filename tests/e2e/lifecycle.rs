@@ -639,3 +639,82 @@ fn sighup_reloads_without_stopping_the_server() {
     assert!(sever.is_running());
     disconnect(&sever, "sensor-17").expect_success();
 }
+
+// ---------------------------------------------------------------------------------------
+// Load shedding: beyond the limits, 503 at once, nothing queued, nothing sent
+// ---------------------------------------------------------------------------------------
+
+/// Starts `hold` slow requests (the simulator delays each answer), waits until the
+/// simulator has them all, runs `probe`, then lets the slow ones finish and returns their
+/// statuses.
+fn while_busy<T>(
+    sever: &sever_tests::harness::Sever,
+    sim: &sever_tests::sim::CedaloSim,
+    hold: usize,
+    probe: impl FnOnce() -> T,
+) -> (T, Vec<u16>) {
+    std::thread::scope(|s| {
+        let slow: Vec<_> = (0..hold)
+            .map(|i| s.spawn(move || disconnect(sever, &format!("slow-{i}")).status))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sim.calls().len() < hold {
+            assert!(Instant::now() < deadline, "the slow calls never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let result = probe();
+        let statuses = slow.into_iter().map(|h| h.join().unwrap()).collect();
+        (result, statuses)
+    })
+}
+
+#[test]
+fn beyond_the_global_in_flight_limit_requests_are_503_overloaded_at_once() {
+    let sim = sim(&["slow-0", "sensor-17"]);
+    sim.set_delay(Duration::from_millis(1500));
+    let sever = start_tuned(
+        &sim,
+        ", max_in_flight: 1, request_timeout_ms: 5000",
+        4000,
+        0,
+    );
+
+    let (reply, statuses) = while_busy(&sever, &sim, 1, || disconnect(&sever, "sensor-17"));
+
+    let problem = reply.expect_problem(503, "overloaded");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("in flight"),
+        "{problem:#}"
+    );
+    assert_eq!(statuses, [200]);
+    assert_eq!(sim.calls().len(), 1, "the refused request sent nothing");
+    assert!(sim.is_connected("sensor-17"));
+    // The limit frees up with the request: the same request now goes through.
+    sim.set_delay(Duration::ZERO);
+    disconnect(&sever, "sensor-17").expect_success();
+}
+
+#[test]
+fn beyond_a_backends_concurrency_limit_requests_are_503_overloaded_at_once() {
+    let sim = sim(&["slow-0", "slow-1", "sensor-17"]);
+    sim.set_delay(Duration::from_millis(1500));
+    let config = config_tuned(&sim.url(), ", request_timeout_ms: 5000", 4000, 0).replace(
+        "    retries: 0\n",
+        "    retries: 0\n    max_concurrency: 2\n",
+    );
+    assert!(
+        config.contains("max_concurrency: 2"),
+        "the standard config changed"
+    );
+    let sever = sever_tests::harness::Sever::start(&config, &env());
+
+    let (reply, statuses) = while_busy(&sever, &sim, 2, || disconnect(&sever, "sensor-17"));
+
+    let problem = reply.expect_problem(503, "overloaded");
+    assert_eq!(problem["backend"], "mqtt-eu", "{problem:#}");
+    assert_eq!(statuses, [200, 200]);
+    assert_eq!(sim.calls().len(), 2, "the refused request sent nothing");
+    let lines = sever.audit_lines();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines.iter().any(|l| l["code"] == "overloaded"));
+}

@@ -5,7 +5,6 @@
 //! Without one (or with an invalid one), Sever starts a new trace per canonical request.
 
 use rand::RngCore;
-use std::fmt::Write;
 
 /// The trace a canonical request belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +60,7 @@ impl TraceContext {
 
     /// The trace id as 32 lowercase hex digits.
     pub fn trace_id(&self) -> String {
-        let mut s = String::with_capacity(32);
-        for b in self.trace_id {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
+        hex::encode(self.trace_id)
     }
 
     /// A `traceparent` value for one vendor call: this trace, a fresh span id.
@@ -74,14 +69,14 @@ impl TraceContext {
         while span == [0; 8] {
             rand::rng().fill_bytes(&mut span);
         }
+        // `hex` rather than `write!("{:02x}")` per byte: this runs on every vendor call.
         let mut s = String::with_capacity(55);
         s.push_str("00-");
-        s.push_str(&self.trace_id());
+        s.push_str(&hex::encode(self.trace_id));
         s.push('-');
-        for b in span {
-            let _ = write!(s, "{b:02x}");
-        }
-        let _ = write!(s, "-{:02x}", self.flags);
+        s.push_str(&hex::encode(span));
+        s.push('-');
+        s.push_str(&hex::encode([self.flags]));
         s
     }
 }
