@@ -35,11 +35,9 @@ pub(crate) struct CaseFile {
 
 /// `env:` — a clock and random bytes; absent parts are inherited.
 #[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct EnvSpec {
-    #[serde(default)]
     pub(crate) unix_ms: Option<u64>,
-    #[serde(default)]
     pub(crate) random: Option<RandomSpec>,
 }
 
@@ -92,13 +90,10 @@ fn parse_hex32(hex: &str) -> Result<[u8; 32], String> {
 /// `backend:` inside a case: replaces the name or URL, and patches settings key by key
 /// (a key set to `null` is removed).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct BackendPatch {
-    #[serde(default)]
     pub(crate) name: Option<String>,
-    #[serde(default)]
     pub(crate) url: Option<String>,
-    #[serde(default)]
     pub(crate) settings: Map<String, Value>,
 }
 
@@ -219,34 +214,23 @@ pub(crate) struct StepSpec {
 /// `expect:` — the parts of the planned request that matter; unlisted parts are not
 /// compared.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct RequestExpect {
-    #[serde(default)]
     pub(crate) method: Option<String>,
-    #[serde(default)]
     pub(crate) url: Option<Matcher>,
     /// By name, case-insensitive; the first header of that name is compared.
-    #[serde(default)]
     pub(crate) headers: BTreeMap<String, Matcher>,
     /// The raw body.
-    #[serde(default)]
     pub(crate) body: Option<Matcher>,
     /// The body parsed as JSON, compared whole.
-    #[serde(default)]
     pub(crate) json: Option<Value>,
     /// The body parsed as `application/x-www-form-urlencoded`, by parameter.
-    #[serde(default)]
     pub(crate) form: BTreeMap<String, Matcher>,
-    #[serde(default)]
     pub(crate) idempotent: Option<bool>,
-    #[serde(default)]
     pub(crate) share: Option<Matcher>,
-    #[serde(default)]
     pub(crate) purpose: Option<Matcher>,
-    #[serde(default)]
     pub(crate) timeout_ms: Option<u64>,
     /// Strings that must be listed for redaction (others may be too).
-    #[serde(default)]
     pub(crate) redact: Vec<String>,
 }
 
