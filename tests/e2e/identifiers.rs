@@ -158,13 +158,19 @@ fn run<S: Strategy>(
 }
 
 /// Asserts a refusal: 400 `invalid_request`.
-fn refused(reply: &Reply, what: &str) -> Result<(), TestCaseError> {
+fn refused(reply: &Reply, calls: &[RecordedCall], what: &str) -> Result<(), TestCaseError> {
     prop_assert_eq!(
         (reply.status, reply.code()),
         (400, Some("invalid_request")),
         "{} should be refused with 400: {:#?}",
         what,
         reply
+    );
+    prop_assert!(
+        calls.is_empty(),
+        "{} reached the vendor: {:#?}",
+        what,
+        calls
     );
     Ok(())
 }
@@ -231,13 +237,7 @@ fn cedalo_client_ids_reach_the_vendor_byte_exact_or_are_refused() {
         let reply = act(&sever, &body(&id));
         let calls = sim.calls();
         if !accepted {
-            refused(&reply, &format!("{id:?}"))?;
-            prop_assert!(
-                calls.is_empty(),
-                "{:?} reached the vendor: {:#?}",
-                id,
-                calls
-            );
+            refused(&reply, &calls, &format!("{id:?}"))?;
             return Ok(false);
         }
         prop_assert_eq!(reply.status, 200, "{:?}: {:#?}", id, reply);
@@ -285,8 +285,7 @@ fn nexus_connection_and_client_ids_reach_the_vendor_byte_exact_or_are_refused() 
         let reply = act(&sever, &body(&client, &conn));
         let calls = sim.calls();
         if !(spec_accepts(&client) && spec_accepts(&conn)) {
-            refused(&reply, &format!("{client:?} / {conn:?}"))?;
-            prop_assert!(calls.is_empty(), "reached the vendor: {:#?}", calls);
+            refused(&reply, &calls, &format!("{client:?} / {conn:?}"))?;
             return Ok(false);
         }
         not_refused(&reply, &format!("{client:?} / {conn:?}"))?;
@@ -338,8 +337,7 @@ fn iudx_sources_and_topics_reach_the_vendor_headers_byte_exact_or_are_refused() 
         let reply = act(&sever, &body(&source, &topic));
         let calls = sim.calls();
         if !(header_safe(&source) && header_safe(&topic)) {
-            refused(&reply, &format!("{source:?} / {topic:?}"))?;
-            prop_assert!(calls.is_empty(), "reached the vendor: {:#?}", calls);
+            refused(&reply, &calls, &format!("{source:?} / {topic:?}"))?;
             return Ok(false);
         }
         not_refused(&reply, &format!("{source:?} / {topic:?}"))?;
@@ -410,8 +408,7 @@ fn privx_ids_reach_the_vendor_byte_exact_when_they_are_uuids_else_are_refused() 
             others
         );
         if !(spec_accepts(&id) && is_uuid(&id)) {
-            refused(&reply, &format!("{field} {id:?}"))?;
-            prop_assert!(terminate.is_empty(), "reached the vendor: {:#?}", terminate);
+            refused(&reply, &terminate, &format!("{field} {id:?}"))?;
             return Ok(false);
         }
         not_refused(&reply, &format!("{field} {id:?}"))?;
@@ -460,13 +457,7 @@ fn alibaba_client_ids_reach_the_vendor_as_one_form_parameter_or_are_refused() {
         let reply = act(&sever, &body(&id));
         let calls = sim.calls();
         if !accepted {
-            refused(&reply, &format!("{id:?}"))?;
-            prop_assert!(
-                calls.is_empty(),
-                "{:?} reached the vendor: {:#?}",
-                id,
-                calls
-            );
+            refused(&reply, &calls, &format!("{id:?}"))?;
             return Ok(false);
         }
         prop_assert_eq!(reply.status, 200, "{:?}: {:#?}", id, reply);
