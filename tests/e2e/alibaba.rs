@@ -5,7 +5,6 @@
 //! Needs `cargo build --workspace` first (the `sever` binary and `libsever_alibaba_mqtt.so`).
 #![allow(clippy::unwrap_used)]
 
-#[path = "alibaba/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

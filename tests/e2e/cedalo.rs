@@ -4,11 +4,9 @@
 //! Needs `cargo build --workspace` first (the `sever` binary and `libsever_cedalo.so`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use sever_tests::sim::{CedaloSim, Fault, SimConfig};
 

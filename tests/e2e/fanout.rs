@@ -7,11 +7,9 @@
 //! Needs `cargo build --workspace` first (the `sever` binary and the plugin libraries).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sever_tests::harness::{http, Sever};
 use sever_tests::sim::{CedaloSim, Fault, SimConfig};

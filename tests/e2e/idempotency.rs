@@ -8,11 +8,9 @@
 //! (`scripts/setup` installs it).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use sever_tests::harness::{http, Sever};
 use sever_tests::redis::RedisServer;

@@ -6,13 +6,11 @@
 //! Needs `cargo build --workspace` first (the `sever` binary and `libsever_cedalo.so`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use sever_tests::harness::http;
 use sever_tests::sim::Fault;

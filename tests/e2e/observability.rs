@@ -8,15 +8,12 @@
 //! `scripts/setup`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-#[path = "observability/dashboard.rs"]
 mod dashboard;
-#[path = "observability/support.rs"]
 mod support;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use sever_tests::harness::{free_port, http, Sever};
 use sever_tests::sim::{CedaloSim, Fault};

@@ -7,9 +7,7 @@
 //! schemathesis in `<target>/openapi-tools` (installed, pinned, by `scripts/setup`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sever_tests::harness::{self, http, Sever};
 use std::fs::File;
 use std::path::PathBuf;

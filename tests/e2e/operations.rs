@@ -6,9 +6,7 @@
 //! `libsever_test_abi_mismatch.so`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sever_tests::harness::{http, plugin_path, run_cli, write_config, Sever};
 
@@ -164,7 +162,7 @@ fn check_reports_each_problem_as_file_key_message_and_exits_1() {
 
 #[test]
 fn check_accepts_a_good_config_and_exits_0() {
-    let config = write_config(&common::config("http://127.0.0.1:9"));
+    let config = write_config(&crate::common::config("http://127.0.0.1:9"));
     let file = config.path().to_str().unwrap();
 
     let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env());
@@ -176,7 +174,7 @@ fn check_accepts_a_good_config_and_exits_0() {
 
 #[test]
 fn tls_files_that_cannot_be_read_are_reported_by_check_and_stop_serve() {
-    let yaml = common::config_with(
+    let yaml = crate::common::config_with(
         "http://127.0.0.1:9",
         r#", tls: { cert_path: "c.pem", key_path: "k.pem" }"#,
     );

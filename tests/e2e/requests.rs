@@ -5,9 +5,7 @@
 //! Needs `cargo build --workspace` first (the `sever` binary and `libsever_cedalo.so`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use sever_tests::harness::http;
 use sever_tests::harness::Sever;

@@ -5,9 +5,7 @@
 //! Needs `cargo build --workspace` first.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sever_tests::harness::http;
 
 const CALLER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -1,0 +1,33 @@
+//! End-to-end tests of the real `sever` binary with its real plugin libraries, against the
+//! vendor simulators (and a private RabbitMQ node, Prometheus and redis-server where a suite
+//! needs one): 127.0.0.1 only, ephemeral ports, a temp dir per test.
+//!
+//! One test binary with a module per suite, not one binary per file: every suite links the
+//! same dependencies, and twenty binaries of ≈ 90 MB each cost CI minutes and gigabytes of
+//! disk for nothing. `cargo test -p sever-tests --test e2e cedalo::` runs one suite.
+//!
+//! Needs `cargo build --workspace` first (the `sever` binary and the adapters' `.so` files).
+
+mod common;
+
+mod alibaba;
+mod cedalo;
+mod fanout;
+mod faults;
+mod idempotency;
+mod idempotency_store;
+mod identifiers;
+mod iudx;
+mod lifecycle;
+mod nexus;
+mod observability;
+mod openapi;
+mod operations;
+mod otlp;
+mod privx;
+mod rabbitmq;
+mod reload;
+mod requests;
+mod secrets;
+mod tls;
+mod tracing;
