@@ -1,12 +1,14 @@
 //! End to end: trace context and logs. A caller's W3C `traceparent` is continued on the
 //! vendor call (same trace id, a new parent id); without one Sever starts a trace. The
-//! JSON log lines name the request and never carry a secret.
+//! JSON log lines name the request and never carry a secret; at `info` they carry no span
+//! context (each request's line names the request and its trace itself), at `debug` they do.
 //!
 //! Needs `cargo build --workspace` first.
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
-use sever_tests::harness::http;
+use serde_json::Value;
+use sever_tests::harness::{http, Sever};
 
 const CALLER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -119,4 +121,70 @@ fn json_log_lines_name_the_request_and_carry_no_secret() {
             "a secret reached the log:\n{stderr}"
         );
     }
+}
+
+/// Starts Sever with `RUST_LOG` set, sends one disconnect continuing [`CALLER_TRACE`], and
+/// returns the request id and the JSON lines Sever logged.
+fn logged_with(rust_log: &'static str) -> (String, Vec<Value>) {
+    let sim = sim(&["sensor-17"]);
+    let mut env = env();
+    env.push(("RUST_LOG", rust_log));
+    let sever = Sever::start(&config(&sim.url()), &env);
+    let reply = http::send(
+        "POST",
+        &sever.url("/v1/actions"),
+        &[
+            ("authorization", &format!("Bearer {ONCALL}")),
+            ("content-type", "application/json"),
+            ("traceparent", CALLER_TRACE),
+        ],
+        Some(disconnect_body("sensor-17").as_bytes()),
+    );
+    let request_id = reply.expect_success()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lines = sever
+        .stderr()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    (request_id, lines)
+}
+
+#[test]
+fn at_info_the_request_line_names_its_trace_and_carries_no_span_context() {
+    let (request_id, lines) = logged_with("info");
+    let line = lines
+        .iter()
+        .find(|l| l["message"] == "canonical request")
+        .unwrap_or_else(|| panic!("no request log line in {lines:#?}"));
+    assert_eq!(line["request_id"], request_id.as_str(), "{line}");
+    assert_eq!(line["trace_id"], &CALLER_TRACE[3..35], "{line}");
+    assert_eq!(line["backend"], "mqtt-eu", "{line}");
+    assert_eq!(line["action"], "disconnect", "{line}");
+    for l in &lines {
+        assert!(
+            l.get("span").is_none() && l.get("spans").is_none(),
+            "span context in an info log line: {l}"
+        );
+    }
+}
+
+#[test]
+fn at_debug_log_lines_carry_the_request_and_vendor_call_spans() {
+    let (request_id, lines) = logged_with("info,sever_engine=debug");
+    let line = lines
+        .iter()
+        .find(|l| l["message"] == "vendor answered")
+        .unwrap_or_else(|| panic!("no vendor call line in {lines:#?}"));
+    assert_eq!(line["span"]["name"], "vendor_call", "{line}");
+    assert_eq!(line["span"]["backend"], "mqtt-eu", "{line}");
+    assert_eq!(line["span"]["method"], "PUT", "{line}");
+    let request = line["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["name"] == "canonical_request"))
+        .unwrap_or_else(|| panic!("no canonical_request span in {line}"));
+    assert_eq!(request["request_id"], request_id.as_str(), "{line}");
+    assert_eq!(request["trace_id"], &CALLER_TRACE[3..35], "{line}");
 }

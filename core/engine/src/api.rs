@@ -657,6 +657,7 @@ impl Sever {
         });
         tracing::info!(
             request_id = call.request_id,
+            trace_id = %call.trace.trace_id(),
             caller = %call.caller.name,
             action = call.request.action.as_str(),
             backends = ?names,
@@ -755,6 +756,7 @@ impl Sever {
         handles.record(Some(call.request.action), ended, Some(seconds));
         tracing::info!(
             request_id = call.request_id,
+            trace_id = %call.trace.trace_id(),
             caller = %call.caller.name,
             action,
             backend = backend_label,

@@ -359,11 +359,16 @@ impl Backend {
         }
     }
 
-    fn fault(&self, fault: PluginFault) -> ApiProblem {
+    fn fault(&self, request: &Request, fault: PluginFault) -> ApiProblem {
         if fault.is_panic() {
             self.plugin_panics.inc();
         }
-        tracing::error!(backend = %self.name, error = %fault, "adapter plugin failure");
+        tracing::error!(
+            request_id = request.request_id.as_str(),
+            backend = %self.name,
+            error = %fault,
+            "adapter plugin failure"
+        );
         ApiProblem::new(
             ProblemCode::Internal,
             format!(
@@ -380,7 +385,7 @@ impl Backend {
         let (_flow, step) = self
             .instance
             .start_request(request, &env())
-            .map_err(|f| self.fault(f))?;
+            .map_err(|f| self.fault(request, f))?;
         Ok(step)
     }
 
@@ -399,7 +404,7 @@ impl Backend {
         let (mut flow, mut step) = self
             .instance
             .start_request(request, &env())
-            .map_err(|f| self.fault(f))?;
+            .map_err(|f| self.fault(request, f))?;
         let mut calls = 0u32;
         let mut retries_used = 0u32;
         loop {
@@ -466,7 +471,7 @@ impl Backend {
                             },
                             &env(),
                         )
-                        .map_err(|f| self.fault(f))?;
+                        .map_err(|f| self.fault(request, f))?;
                     let retryable = matches!(&next, Step::Fail(p) if p.retryable);
                     (Ok(next), retryable)
                 }
@@ -482,7 +487,9 @@ impl Backend {
                     let retry = Resume::Retry {
                         attempt: retries_used,
                     };
-                    step = flow.resume(retry, &env()).map_err(|f| self.fault(f))?;
+                    step = flow
+                        .resume(retry, &env())
+                        .map_err(|f| self.fault(request, f))?;
                     continue;
                 }
             }

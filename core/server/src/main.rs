@@ -17,6 +17,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use telemetry::{SpanExport, Telemetry, TelemetryError};
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::{self, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
@@ -88,16 +90,29 @@ fn init_logging(format: LogFormat, export: Option<SpanExport>) {
         LogFormat::Human => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
+    // At `info` every request's log line names the request itself (request and trace id,
+    // caller, action, backend, outcome, status, duration), so spans stay out of the log:
+    // formatting each span's fields for the log was the largest per-request cost with
+    // logging on. With `debug` (or finer) anywhere, spans are in the log again, as the
+    // context of every line. The OpenTelemetry export gets its spans either way.
+    let spans_in_log = filter
+        .max_level_hint()
+        .is_none_or(|level| level >= LevelFilter::DEBUG);
     let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let log = if json {
         log.json().flatten_event(true).boxed()
     } else {
         log.boxed()
     };
+    // The hint keeps `RUST_LOG`'s maximum level: without it the combined filter would have
+    // none, and every disabled `log` record of pingora's would reach the filters.
+    let hint = filter.max_level_hint().unwrap_or(LevelFilter::TRACE);
+    let filter = filter.and(
+        filter::filter_fn(move |meta| spans_in_log || !meta.is_span()).with_max_level_hint(hint),
+    );
     // Without the hint, the export's filter would lift the global maximum level to trace,
     // and every disabled debug call (pingora's `log` records too) would reach the filters.
-    let wants = tracing_subscriber::filter::filter_fn(SpanExport::wants)
-        .with_max_level_hint(tracing::level_filters::LevelFilter::INFO);
+    let wants = filter::filter_fn(SpanExport::wants).with_max_level_hint(LevelFilter::INFO);
     tracing_subscriber::registry()
         .with(log.with_filter(filter))
         .with(export.map(|e| e.with_filter(wants)))
