@@ -113,10 +113,13 @@ fn init_logging(format: LogFormat, export: Option<SpanExport>) {
     // Without the hint, the export's filter would lift the global maximum level to trace,
     // and every disabled debug call (pingora's `log` records too) would reach the filters.
     let wants = filter::filter_fn(SpanExport::wants).with_max_level_hint(LevelFilter::INFO);
-    tracing_subscriber::registry()
-        .with(log.with_filter(filter))
-        .with(export.map(|e| e.with_filter(wants)))
-        .init();
+    let registry = tracing_subscriber::registry().with(log.with_filter(filter));
+    // Not `.with(Option<Layer>)`: an absent layer is interested in every callsite, so every
+    // span would still be built (and entered on every poll) for no layer at all.
+    match export {
+        Some(export) => registry.with(export.with_filter(wants)).init(),
+        None => registry.init(),
+    }
 }
 
 fn print_errors(errors: &ConfigErrors) {
