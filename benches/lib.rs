@@ -4,7 +4,8 @@
 
 #![allow(unsafe_code)] // the counting allocator
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::hint::black_box;
 
@@ -56,6 +57,10 @@ pub fn alibaba_spec() -> sever_plugin_sdk::BackendSpec {
 /// Counts this thread's allocations (count, bytes); reallocations count as one allocation
 /// of the new size. Thread-local, so counting costs no atomic operation. A bench binary
 /// installs it with `#[global_allocator]`; [`allocations`] reads it.
+///
+/// Allocates through mimalloc, `sever`'s global allocator, so the benches time the
+/// allocations the server makes (a loaded adapter library allocates through its own,
+/// glibc's malloc, in the benches as in the server).
 #[derive(Debug)]
 pub struct Counting;
 
@@ -71,27 +76,27 @@ fn count(bytes: usize) {
     });
 }
 
-// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only
+// SAFETY: every call is forwarded unchanged to mimalloc; counting touches only
 // a thread-local `Cell` (no allocation, no reentrancy).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size());
         // SAFETY: forwarded caller contract.
-        unsafe { System.alloc(layout) }
+        unsafe { MiMalloc.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count(layout.size());
         // SAFETY: forwarded caller contract.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { MiMalloc.alloc_zeroed(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded caller contract.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count(new_size);
         // SAFETY: forwarded caller contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
