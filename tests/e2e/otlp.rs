@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use sever_tests::harness::{free_port, http, Sever};
+use sever_tests::harness::{free_port, Sever};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -155,17 +155,9 @@ fn env_quick() -> Vec<(&'static str, &'static str)> {
 }
 
 fn traced_disconnect(sever: &Sever, client_id: &str) -> serde_json::Value {
-    let reply = http::send(
-        "POST",
-        &sever.url("/v1/actions"),
-        &[
-            ("authorization", &format!("Bearer {ONCALL}")),
-            ("content-type", "application/json"),
-            ("traceparent", CALLER_TRACE),
-        ],
-        Some(disconnect_body(client_id).as_bytes()),
-    );
-    reply.expect_success().clone()
+    disconnect_traced(sever, client_id, CALLER_TRACE)
+        .expect_success()
+        .clone()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -8,7 +8,7 @@
 
 use crate::common::*;
 use serde_json::Value;
-use sever_tests::harness::{http, Sever};
+use sever_tests::harness::Sever;
 
 const CALLER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -38,16 +38,7 @@ fn a_callers_traceparent_is_continued_on_the_vendor_call_with_a_new_parent() {
     let sim = sim(&["sensor-17"]);
     let sever = start(&sim);
 
-    let reply = http::send(
-        "POST",
-        &sever.url("/v1/actions"),
-        &[
-            ("authorization", &format!("Bearer {ONCALL}")),
-            ("content-type", "application/json"),
-            ("traceparent", CALLER_TRACE),
-        ],
-        Some(disconnect_body("sensor-17").as_bytes()),
-    );
+    let reply = disconnect_traced(&sever, "sensor-17", CALLER_TRACE);
 
     reply.expect_success();
     let sent = vendor_traceparent(&sim);
@@ -69,16 +60,7 @@ fn without_a_valid_traceparent_a_new_trace_is_started() {
     disconnect(&sever, "a").expect_success();
     let first = vendor_traceparent(&sim);
     sim.clear_calls();
-    let reply = http::send(
-        "POST",
-        &sever.url("/v1/actions"),
-        &[
-            ("authorization", &format!("Bearer {ONCALL}")),
-            ("content-type", "application/json"),
-            ("traceparent", "00-zz-not-a-trace"),
-        ],
-        Some(disconnect_body("b").as_bytes()),
-    );
+    let reply = disconnect_traced(&sever, "b", "00-zz-not-a-trace");
     reply.expect_success();
     let second = vendor_traceparent(&sim);
 
@@ -130,16 +112,7 @@ fn logged_with(rust_log: &'static str) -> (String, Vec<Value>) {
     let mut env = env();
     env.push(("RUST_LOG", rust_log));
     let sever = Sever::start(&config(&sim.url()), &env);
-    let reply = http::send(
-        "POST",
-        &sever.url("/v1/actions"),
-        &[
-            ("authorization", &format!("Bearer {ONCALL}")),
-            ("content-type", "application/json"),
-            ("traceparent", CALLER_TRACE),
-        ],
-        Some(disconnect_body("sensor-17").as_bytes()),
-    );
+    let reply = disconnect_traced(&sever, "sensor-17", CALLER_TRACE);
     let request_id = reply.expect_success()["request_id"]
         .as_str()
         .unwrap()

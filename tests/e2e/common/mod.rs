@@ -94,6 +94,20 @@ pub(crate) fn disconnect(sever: &Sever, client_id: &str) -> Reply {
     act(sever, Some(ONCALL), &disconnect_body(client_id))
 }
 
+/// Disconnects `client_id` on `mqtt-eu` as `oncall`, with a W3C `traceparent` header.
+pub(crate) fn disconnect_traced(sever: &Sever, client_id: &str, traceparent: &str) -> Reply {
+    http::send(
+        "POST",
+        &sever.url("/v1/actions"),
+        &[
+            ("authorization", &format!("Bearer {ONCALL}")),
+            ("content-type", "application/json"),
+            ("traceparent", traceparent),
+        ],
+        Some(disconnect_body(client_id).as_bytes()),
+    )
+}
+
 /// Path segments as the tests expect the adapter to encode them: RFC 3986 unreserved
 /// characters kept, every other byte of the UTF-8 as `%XX` (uppercase).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
