@@ -84,6 +84,17 @@ fn pttl(redis: &RedisServer, key: &str) -> i64 {
         .expect("PTTL")
 }
 
+/// Redis cannot be reached: a typed error, whichever way the connection failed.
+fn assert_unavailable(err: &IdempotencyError) {
+    assert!(
+        matches!(
+            err,
+            IdempotencyError::Unavailable(_) | IdempotencyError::Timeout
+        ),
+        "{err:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_key_replays_and_another_body_conflicts() {
     let redis = RedisServer::start();
@@ -278,13 +289,7 @@ async fn redis_down_is_a_typed_error_and_the_store_recovers_when_it_is_back() {
         .claim(&scope, &body("a"), TTL)
         .await
         .expect_err("redis is down");
-    assert!(
-        matches!(
-            err,
-            IdempotencyError::Unavailable(_) | IdempotencyError::Timeout
-        ),
-        "{err:?}"
-    );
+    assert_unavailable(&err);
 
     // Back (empty: nothing is saved); the same store reconnects by itself.
     redis.restart();
@@ -309,13 +314,7 @@ async fn redis_down_is_a_typed_error_and_the_store_recovers_when_it_is_back() {
         .claim(&scope, &body("a"), TTL)
         .await
         .expect_err("nothing listens");
-    assert!(
-        matches!(
-            err,
-            IdempotencyError::Unavailable(_) | IdempotencyError::Timeout
-        ),
-        "{err:?}"
-    );
+    assert_unavailable(&err);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -316,6 +316,17 @@ fn queued_spans_are_flushed_when_sever_stops_on_sigterm() {
     );
 
     traced_disconnect(&sever, "sensor-17");
+    terminate_cleanly(&mut sever);
+
+    let spans = collector.spans();
+    let request = one(&spans, "canonical_request");
+    let call = one(&spans, "vendor_call");
+    assert_eq!(hex(&request.trace_id), CALLER_TRACE_ID);
+    assert_eq!(call.parent_span_id, request.span_id);
+}
+
+/// SIGTERM, then a bounded wait for a clean exit (the flush at shutdown included).
+fn terminate_cleanly(sever: &mut Sever) {
     sever.terminate();
     let status = sever.wait_exit(Duration::from_secs(15));
     assert!(
@@ -323,12 +334,6 @@ fn queued_spans_are_flushed_when_sever_stops_on_sigterm() {
         "{status:?}\n{}",
         sever.stderr()
     );
-
-    let spans = collector.spans();
-    let request = one(&spans, "canonical_request");
-    let call = one(&spans, "vendor_call");
-    assert_eq!(hex(&request.trace_id), CALLER_TRACE_ID);
-    assert_eq!(call.parent_span_id, request.span_id);
 }
 
 #[test]
@@ -355,13 +360,7 @@ fn a_collector_that_is_down_does_not_stop_sever_and_is_reported_once() {
     disconnect(&sever, "b").expect_success();
     disconnect(&sever, "c").expect_success();
     assert_eq!(sim.calls().len(), 3);
-    sever.terminate();
-    let status = sever.wait_exit(Duration::from_secs(15));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "{status:?}\n{}",
-        sever.stderr()
-    );
+    terminate_cleanly(&mut sever);
 
     let stderr = sever.stderr();
     let warnings = stderr.lines().filter(|l| l.contains(FAILED)).count();
