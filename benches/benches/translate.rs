@@ -2,12 +2,11 @@
 //!
 //! Pieces (Cedalo unless named):
 //! - `parse`: canonical request bytes → validated `CanonicalRequest` (+ `fit_target`);
-//! - `boundary/request-encode`: the host's `Request` → JSON (what crosses into the plugin);
-//! - `boundary/step-encode`, `boundary/step-decode`: the plugin's `Step::Send` → JSON and
-//!   the host reading it back (what crosses out of the plugin);
 //! - `plan/{direct,abi-static,abi-dynamic}`: the adapter's `start` called as a Rust trait
 //!   method (no ABI), through the C ABI functions linked into this binary, and through the
-//!   real `libsever_cedalo.so` loaded with dlopen;
+//!   real `libsever_cedalo.so` loaded with dlopen. `abi-static` minus `direct` is what the
+//!   boundary costs (the request and the step crossing as borrowed views, the step copied
+//!   into the host's types); `abi-dynamic` minus `abi-static` is what loading adds;
 //! - `resume/{direct,abi-static,abi-dynamic}`: the vendor's canned `200 {}` mapped to the
 //!   canonical outcome, the same three ways;
 //! - `answer/{json-value,typed}`: the canonical success body from a `json!` value made text
@@ -132,7 +131,7 @@ fn translate(
     headers: &[(String, Vec<u8>)],
 ) -> Vec<u8> {
     let request = plugin_request(backend, body);
-    let (mut flow, step) = backend.instance.start_request(&request, &ENV).unwrap();
+    let (mut flow, step) = backend.instance.start(&request, &ENV).unwrap();
     assert!(matches!(step, Step::Send(_)));
     let answer = Resume::Response {
         status: 200,
@@ -171,40 +170,17 @@ fn bench_pieces(c: &mut Criterion, cedalo: &Backend, cedalo_dyn: Option<&Backend
     });
 
     let request = plugin_request(cedalo, CANONICAL_DISCONNECT);
-    let request_json = serde_json::to_vec(&request).unwrap();
-    c.bench_function("boundary/request-encode", |b| {
-        b.iter(|| serde_json::to_vec(black_box(&request)).unwrap())
-    });
-
     let direct = Cedalo::new(cedalo_spec()).unwrap();
-    let (_, step) = direct.start(&request, &ENV);
-    let step_json = serde_json::to_vec(&step).unwrap();
-    c.bench_function("boundary/step-encode", |b| {
-        b.iter(|| serde_json::to_vec(black_box(&step)).unwrap())
-    });
-    c.bench_function("boundary/step-decode", |b| {
-        b.iter(|| serde_json::from_slice::<Step>(black_box(&step_json)).unwrap())
-    });
 
     c.bench_function("plan/direct", |b| {
         b.iter(|| direct.start(black_box(&request), &ENV))
     });
     c.bench_function("plan/abi-static", |b| {
-        b.iter(|| {
-            cedalo
-                .instance
-                .start(black_box(&request_json), &ENV)
-                .unwrap()
-        })
+        b.iter(|| cedalo.instance.start(black_box(&request), &ENV).unwrap())
     });
     if let Some(dynamic) = cedalo_dyn {
         c.bench_function("plan/abi-dynamic", |b| {
-            b.iter(|| {
-                dynamic
-                    .instance
-                    .start(black_box(&request_json), &ENV)
-                    .unwrap()
-            })
+            b.iter(|| dynamic.instance.start(black_box(&request), &ENV).unwrap())
         });
     }
 
@@ -228,12 +204,12 @@ fn bench_pieces(c: &mut Criterion, cedalo: &Backend, cedalo_dyn: Option<&Backend
         headers: &headers,
         body: CEDALO_ANSWER,
     };
-    let (mut flow, _) = cedalo.instance.start(&request_json, &ENV).unwrap();
+    let (mut flow, _) = cedalo.instance.start(&request, &ENV).unwrap();
     c.bench_function("resume/abi-static", |b| {
         b.iter(|| flow.resume(black_box(answer), &ENV).unwrap())
     });
     if let Some(dynamic) = cedalo_dyn {
-        let (mut flow, _) = dynamic.instance.start(&request_json, &ENV).unwrap();
+        let (mut flow, _) = dynamic.instance.start(&request, &ENV).unwrap();
         c.bench_function("resume/abi-dynamic", |b| {
             b.iter(|| flow.resume(black_box(answer), &ENV).unwrap())
         });
@@ -355,16 +331,13 @@ fn report_allocations() {
     let headers = answer_headers();
     let cedalo = &backends.cedalo;
     let request = plugin_request(cedalo, CANONICAL_DISCONNECT);
-    let request_json = serde_json::to_vec(&request).unwrap();
     let direct = Cedalo::new(cedalo_spec()).unwrap();
-    let (_, step) = direct.start(&request, &ENV);
-    let step_json = serde_json::to_vec(&step).unwrap();
     let answer = Resume::Response {
         status: 200,
         headers: &headers,
         body: CEDALO_ANSWER,
     };
-    let (mut flow, _) = cedalo.instance.start(&request_json, &ENV).unwrap();
+    let (mut flow, _) = cedalo.instance.start(&request, &ENV).unwrap();
     let success = cedalo_success();
     let rows: Vec<(&str, (f64, f64))> = vec![
         (
@@ -386,22 +359,10 @@ fn report_allocations() {
             "parse (+ fit, request)",
             allocations(|| plugin_request(cedalo, CANONICAL_DISCONNECT)),
         ),
-        (
-            "boundary/request-encode",
-            allocations(|| serde_json::to_vec(&request).unwrap()),
-        ),
-        (
-            "boundary/step-encode",
-            allocations(|| serde_json::to_vec(&step).unwrap()),
-        ),
-        (
-            "boundary/step-decode",
-            allocations(|| serde_json::from_slice::<Step>(&step_json).unwrap()),
-        ),
         ("plan/direct", allocations(|| direct.start(&request, &ENV))),
         (
             "plan/abi-static",
-            allocations(|| cedalo.instance.start(&request_json, &ENV).unwrap().1),
+            allocations(|| cedalo.instance.start(&request, &ENV).unwrap().1),
         ),
         (
             "resume/abi-static",

@@ -15,7 +15,7 @@ use arbitrary::{Result, Unstructured};
 use serde_json::{json, Value};
 use sever_engine::host::{self, Instance, Plugin, Resume};
 use sever_plugin_sdk::abi::Descriptor;
-use sever_plugin_sdk::{BackendSpec, Env, Step};
+use sever_plugin_sdk::{BackendSpec, Env, Request, Step};
 
 /// Vendor answers fed to one flow at most (PrivX and RabbitMQ take two calls; retries and
 /// token refreshes add some).
@@ -49,13 +49,13 @@ const CONTENT_TYPES: &[&str] = &[
 /// fitted to its target fields) a flow may start from.
 pub struct Adapter {
     instance: Instance,
-    requests: Vec<Vec<u8>>,
+    requests: Vec<Request>,
 }
 
 impl Adapter {
     /// Checks and registers `descriptor` the way the host loads a library, creates one
     /// backend with `settings`, and keeps `requests` (`(action, target)` pairs) as the
-    /// plugin's `Request` JSON. Panics on a bad setup: that is a bug in the target.
+    /// plugin's `Request`s. Panics on a bad setup: that is a bug in the target.
     pub fn new(descriptor: &'static Descriptor, settings: Value, requests: &[Value]) -> Self {
         let plugin: Arc<Plugin> = match host::load_static(descriptor, Path::new("<fuzz>")) {
             Ok(plugin) => plugin,
@@ -82,7 +82,10 @@ impl Adapter {
                     "target": r["target"],
                     "reason": "fuzzing",
                 });
-                serde_json::to_vec(&request).unwrap_or_default()
+                match serde_json::from_value::<Request>(request) {
+                    Ok(request) => request,
+                    Err(err) => panic!("not a plugin request: {r}: {err}"),
+                }
             })
             .collect();
         Adapter { instance, requests }

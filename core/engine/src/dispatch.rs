@@ -384,7 +384,7 @@ impl Backend {
     pub fn plan(&self, request: &Request) -> Result<Step, ApiProblem> {
         let (_flow, step) = self
             .instance
-            .start_request(request, &env())
+            .start(request, &env())
             .map_err(|f| self.fault(request, f))?;
         Ok(step)
     }
@@ -403,7 +403,7 @@ impl Backend {
     ) -> Result<(Success, u32), ApiProblem> {
         let (mut flow, mut step) = self
             .instance
-            .start_request(request, &env())
+            .start(request, &env())
             .map_err(|f| self.fault(request, f))?;
         let mut calls = 0u32;
         let mut retries_used = 0u32;

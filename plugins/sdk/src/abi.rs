@@ -1,4 +1,4 @@
-//! The C ABI between the Sever host and an adapter plugin (version 1).
+//! The C ABI between the Sever host and an adapter plugin (version 2).
 //!
 //! Rust has no stable ABI, so nothing Rust-specific (`String`, `Vec`, trait objects)
 //! crosses the shared-library boundary: only the `#[repr(C)]` types below, plain
@@ -12,19 +12,30 @@
 //! ABI version equals its own, before it reads anything else.
 //!
 //! # Messages
-//! Metadata, backend settings, canonical requests and steps are JSON documents (the types
-//! in [`crate::model`]); a vendor response is passed as a borrowed [`RawInput`] view so that
-//! its body never needs re-encoding.
+//! Metadata and backend settings — read once, at load — are JSON documents (the types in
+//! [`crate::model`]). Everything on the per-request path crosses as borrowed `#[repr(C)]`
+//! views, so nothing is encoded or parsed twice: the canonical request as a
+//! [`RawRequest`], each step as a [`RawStep`], each vendor response as a [`RawInput`].
+//! The only JSON left on that path is a final step's free-form `vendor` object.
+//!
+//! (Version 1 sent the request and the steps as JSON: about half of a Cedalo translation's
+//! instructions went to encoding and parsing them on both sides of the boundary.)
 //!
 //! # Memory
-//! Inputs are borrowed for the duration of a call. Every [`Buf`] a plugin returns was
-//! allocated by the plugin and must be released with the plugin's own
+//! Inputs are borrowed for the duration of a call. A [`RawStep`] points into the flow that
+//! returned it and stays valid until the next call on that flow (`flow_resume` or
+//! `flow_free`): the host copies what it keeps before then. Every [`Buf`] a plugin returns
+//! was allocated by the plugin and must be released with the plugin's own
 //! [`Descriptor::buf_free`]. Instances and flows are opaque pointers freed with
 //! [`Descriptor::instance_free`] and [`Descriptor::flow_free`].
 //!
+//! # Optional strings
+//! A [`Bytes`] with a null pointer is *absent* ([`Bytes::NONE`]); one with a non-null
+//! pointer and length 0 is the empty string.
+//!
 //! # Panics
 //! Every function catches panics; a panic returns [`Status::Panic`] with the message in
-//! the output buffer. A plugin built with `panic = "abort"` is refused at load
+//! the error buffer. A plugin built with `panic = "abort"` is refused at load
 //! ([`Descriptor::unwind`] is 0), since it could not keep a panic from ending the host.
 //!
 //! # Threads
@@ -37,7 +48,7 @@ use std::ffi::c_void;
 
 /// The ABI version this SDK speaks. Bumped on every change to this module or to the
 /// JSON messages; host and plugin must match exactly.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// `b"SEVERPLG"` as a little-endian `u64`: identifies a Sever plugin descriptor.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SEVERPLG");
@@ -57,12 +68,28 @@ pub struct Bytes {
 }
 
 impl Bytes {
+    /// Absent (an optional string that is not there).
+    pub const NONE: Bytes = Bytes {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
+
     /// A view of a slice.
     pub fn from_slice(s: &[u8]) -> Self {
         Bytes {
             ptr: s.as_ptr(),
             len: s.len(),
         }
+    }
+
+    /// A view of an optional string: [`Bytes::NONE`] for `None`.
+    pub fn from_opt(s: Option<&str>) -> Self {
+        s.map_or(Bytes::NONE, |s| Bytes::from_slice(s.as_bytes()))
+    }
+
+    /// True unless the pointer is null.
+    pub fn is_some(&self) -> bool {
+        !self.ptr.is_null()
     }
 
     /// The bytes as a slice.
@@ -144,11 +171,11 @@ pub struct RawEnv {
     pub random: [u8; 32],
 }
 
-/// One response header (borrowed).
+/// One header: of a vendor response (name lowercase ASCII) or of a request a step asks
+/// the host to send (name as the adapter wrote it).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RawHeader {
-    /// Lowercase ASCII name.
     pub name: Bytes,
     pub value: Bytes,
 }
@@ -173,6 +200,113 @@ pub struct RawInput {
     pub body: Bytes,
 }
 
+/// [`RawRequest::action`]: `disconnect`.
+pub const ACTION_DISCONNECT: u32 = 1;
+/// [`RawRequest::action`]: `terminate`.
+pub const ACTION_TERMINATE: u32 = 2;
+/// [`RawRequest::action`]: `unbind`.
+pub const ACTION_UNBIND: u32 = 3;
+
+/// How many target fields a [`RawRequest`] carries: one slot per [`crate::TargetField`],
+/// in [`crate::TargetField::ALL`] order (`client_id`, `connection_id`, `user_id`, `source`,
+/// `topic`, `message_type`, `host_id`).
+pub const TARGET_FIELDS: usize = 7;
+
+/// A canonical request (borrowed for the call). Every string is UTF-8; the host has
+/// validated the identifiers (see [`crate::Target`]).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawRequest {
+    pub request_id: Bytes,
+    /// One of the `ACTION_*` constants.
+    pub action: u32,
+    /// The target's fields in [`crate::TargetField::ALL`] order; [`Bytes::NONE`] where absent.
+    pub target: [Bytes; TARGET_FIELDS],
+    /// The caller's reason, or [`Bytes::NONE`].
+    pub reason: Bytes,
+}
+
+/// [`RawStep::kind`]: send the request described by the step's send fields.
+pub const STEP_SEND: u32 = 1;
+/// [`RawStep::kind`]: the action is complete (`outcome`, `vendor`).
+pub const STEP_DONE: u32 = 2;
+/// [`RawStep::kind`]: the action failed (`problem`, `detail`, `vendor`, `retryable`,
+/// `retry_after`).
+pub const STEP_FAIL: u32 = 3;
+
+/// [`RawStep::outcome`]: `done`.
+pub const OUTCOME_DONE: u32 = 1;
+/// [`RawStep::outcome`]: `accepted`.
+pub const OUTCOME_ACCEPTED: u32 = 2;
+
+/// What an adapter asks of the host next (a [`crate::Step`] as a view). Points into the
+/// flow that returned it; valid until the next call on that flow. Fields that do not
+/// belong to `kind` are zero / [`Bytes::NONE`]. Every string is UTF-8.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawStep {
+    /// [`STEP_SEND`], [`STEP_DONE`] or [`STEP_FAIL`].
+    pub kind: u32,
+    /// Send: 1 when the request may be sent more than once.
+    pub idempotent: u32,
+    /// Send: the HTTP method.
+    pub method: Bytes,
+    /// Send: the absolute URL.
+    pub url: Bytes,
+    /// Send: header name/value pairs, in order.
+    pub headers: *const RawHeader,
+    pub headers_len: usize,
+    /// Send: the body (empty for none).
+    pub body: Bytes,
+    /// Send: a per-call timeout in milliseconds; 0 for the backend's.
+    pub timeout_ms: u64,
+    /// Send: the single-flight key, or [`Bytes::NONE`].
+    pub share: Bytes,
+    /// Send: what the call is for, or [`Bytes::NONE`].
+    pub purpose: Bytes,
+    /// Send: literal strings never to be shown.
+    pub redact: *const Bytes,
+    pub redact_len: usize,
+    /// Done: [`OUTCOME_DONE`] or [`OUTCOME_ACCEPTED`].
+    pub outcome: u32,
+    /// Fail: 1 when the problem is worth retrying.
+    pub retryable: u32,
+    /// Fail: the problem code's wire name (`target_not_found`…).
+    pub problem: Bytes,
+    /// Fail: the human explanation.
+    pub detail: Bytes,
+    /// Fail: the vendor's `Retry-After`, or [`Bytes::NONE`].
+    pub retry_after: Bytes,
+    /// Done and fail: what the vendor said, a JSON object; [`Bytes::NONE`] for none.
+    pub vendor: Bytes,
+}
+
+impl RawStep {
+    /// A step of `kind` with every other field empty.
+    pub const fn empty(kind: u32) -> Self {
+        RawStep {
+            kind,
+            idempotent: 0,
+            method: Bytes::NONE,
+            url: Bytes::NONE,
+            headers: std::ptr::null(),
+            headers_len: 0,
+            body: Bytes::NONE,
+            timeout_ms: 0,
+            share: Bytes::NONE,
+            purpose: Bytes::NONE,
+            redact: std::ptr::null(),
+            redact_len: 0,
+            outcome: 0,
+            retryable: 0,
+            problem: Bytes::NONE,
+            detail: Bytes::NONE,
+            retry_after: Bytes::NONE,
+            vendor: Bytes::NONE,
+        }
+    }
+}
+
 /// Writes the plugin's [`crate::PluginInfo`] as JSON into `out`.
 pub type MetadataFn = unsafe extern "C" fn(out: *mut Buf) -> Status;
 /// Creates a backend instance from a [`crate::BackendSpec`] (JSON). On [`Status::Error`],
@@ -184,22 +318,26 @@ pub type InstanceNewFn = unsafe extern "C" fn(
 ) -> Status;
 /// Frees an instance.
 pub type InstanceFreeFn = unsafe extern "C" fn(instance: *mut c_void) -> Status;
-/// Starts a flow for a [`crate::Request`] (JSON): writes the flow handle and the first
-/// [`crate::Step`] (JSON).
+/// Starts a flow for a canonical request: writes the flow handle and a view of its first
+/// step. On [`Status::Error`] or [`Status::Panic`], `out_error` holds a UTF-8 message and
+/// no flow is written.
 pub type FlowStartFn = unsafe extern "C" fn(
     instance: *const c_void,
-    request: Bytes,
+    request: *const RawRequest,
     env: *const RawEnv,
     out_flow: *mut *mut c_void,
-    out_step: *mut Buf,
+    out_step: *mut RawStep,
+    out_error: *mut Buf,
 ) -> Status;
-/// Resumes a flow with an input: writes the next [`crate::Step`] (JSON).
+/// Resumes a flow with an input: writes a view of the next step. On [`Status::Error`] or
+/// [`Status::Panic`], `out_error` holds a UTF-8 message.
 pub type FlowResumeFn = unsafe extern "C" fn(
     instance: *const c_void,
     flow: *mut c_void,
     input: *const RawInput,
     env: *const RawEnv,
-    out_step: *mut Buf,
+    out_step: *mut RawStep,
+    out_error: *mut Buf,
 ) -> Status;
 /// Frees a flow.
 pub type FlowFreeFn = unsafe extern "C" fn(flow: *mut c_void) -> Status;
@@ -237,5 +375,5 @@ unsafe impl Sync for Descriptor {}
 // SAFETY: as above; nothing in it is tied to a thread.
 unsafe impl Send for Descriptor {}
 
-/// The byte size every v1 descriptor reports.
+/// The byte size every descriptor of this ABI version reports.
 pub const DESCRIPTOR_SIZE: u32 = std::mem::size_of::<Descriptor>() as u32;

@@ -6,10 +6,13 @@
 
 #![allow(unsafe_code)]
 
-use crate::abi::{Buf, Bytes, RawEnv, RawHeader, RawInput, Status, INPUT_RESPONSE, INPUT_RETRY};
+use crate::abi::{
+    Buf, Bytes, RawEnv, RawHeader, RawInput, RawRequest, RawStep, Status, INPUT_RESPONSE,
+    INPUT_RETRY,
+};
 use crate::adapter::Adapter;
-use crate::model::{BackendSpec, Env, Input, Request, SettingError, VendorResponse};
-use serde::de::Error as _;
+use crate::model::{BackendSpec, Env, Input, SettingError, Step, VendorResponse};
+use crate::view::{request_from_view, StepStore};
 use std::any::Any;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -41,16 +44,53 @@ unsafe fn guarded(out: *mut Buf, f: impl FnOnce() -> (Status, Vec<u8>)) -> Statu
     status
 }
 
-/// Room for a typical step in one allocation (`serde_json::to_vec` starts at 128 bytes and
-/// grows two or three times for a signed request). Within glibc's per-thread cache.
-const STEP_CAPACITY: usize = 1024;
-
 fn to_json<T: serde::Serialize>(value: &T) -> (Status, Vec<u8>) {
-    let mut out = Vec::with_capacity(STEP_CAPACITY);
-    match serde_json::to_writer(&mut out, value) {
-        Ok(()) => (Status::Ok, out),
+    match serde_json::to_vec(value) {
+        Ok(out) => (Status::Ok, out),
         Err(e) => (Status::Error, format!("cannot encode: {e}").into_bytes()),
     }
+}
+
+/// A flow as the plugin keeps it: the adapter's state, and the last step with the storage
+/// its [`RawStep`] view points into — read by the host until its next call on the flow.
+struct FlowState<F> {
+    flow: F,
+    step: Step,
+    store: StepStore,
+}
+
+impl<F> FlowState<F> {
+    fn view(&mut self) -> Result<RawStep, String> {
+        self.store.view(&self.step)
+    }
+}
+
+/// Runs a flow call: `f` returns the step's view or an error message; a panic becomes
+/// [`Status::Panic`]. Writes `out_step` only on success and `out_error` only on failure.
+///
+/// # Safety
+/// `out_step` and `out_error` must be null or valid for writes.
+unsafe fn guarded_step(
+    out_step: *mut RawStep,
+    out_error: *mut Buf,
+    f: impl FnOnce() -> Result<RawStep, String>,
+) -> Status {
+    let (status, message) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(step)) => {
+            if !out_step.is_null() {
+                // SAFETY: caller guarantees `out_step` is valid for writes.
+                unsafe { out_step.write(step) };
+            }
+            return Status::Ok;
+        }
+        Ok(Err(message)) => (Status::Error, message),
+        Err(payload) => (Status::Panic, panic_message(payload.as_ref())),
+    };
+    if !out_error.is_null() {
+        // SAFETY: caller guarantees `out_error` is valid for writes.
+        unsafe { out_error.write(Buf::from_vec(message.into_bytes())) };
+    }
+    status
 }
 
 /// Response headers a resume reads without allocating; more go to the heap.
@@ -148,41 +188,36 @@ pub unsafe extern "C" fn instance_free<A: Adapter>(instance: *mut c_void) -> Sta
 /// `flow_start` for adapter `A`.
 ///
 /// # Safety
-/// `instance` must be a live instance of `A`; `request` and `env` readable for the call;
-/// `out_flow` and `out_step` valid for writes.
+/// `instance` must be a live instance of `A`; `request` (with every pointer in it) and
+/// `env` readable for the call; `out_flow`, `out_step` and `out_error` valid for writes.
 pub unsafe extern "C" fn flow_start<A: Adapter>(
     instance: *const c_void,
-    request: Bytes,
+    request: *const RawRequest,
     env: *const RawEnv,
     out_flow: *mut *mut c_void,
-    out_step: *mut Buf,
+    out_step: *mut RawStep,
+    out_error: *mut Buf,
 ) -> Status {
     let run = || {
-        // SAFETY: instance is a live A (caller contract); shared access only.
-        let adapter = unsafe { &*instance.cast::<A>() };
-        // SAFETY: the host keeps `request` alive for the call.
-        let request = unsafe { request.as_slice() };
-        // Validating the UTF-8 once lets serde_json skip it for every string.
-        let request = std::str::from_utf8(request)
-            .map_err(serde_json::Error::custom)
-            .and_then(serde_json::from_str::<Request>);
-        let request: Request = match request {
-            Ok(r) => r,
-            Err(e) => {
-                return (
-                    Status::Error,
-                    format!("unreadable request: {e}").into_bytes(),
-                )
-            }
-        };
+        // SAFETY: caller contract: live instance (shared access only), readable request.
+        let (adapter, request) = unsafe { (&*instance.cast::<A>(), &*request) };
+        // SAFETY: caller contract: every pointer in the request is readable.
+        let request = unsafe { request_from_view(request) }
+            .map_err(|e| format!("unreadable request: {e}"))?;
         let (flow, step) = adapter.start(&request, &env_from(env));
-        let ptr = Box::into_raw(Box::new(flow)).cast::<c_void>();
+        let mut state = Box::new(FlowState {
+            flow,
+            step,
+            store: StepStore::default(),
+        });
+        // The view points into the boxed state, which does not move from here on.
+        let view = state.view()?;
         // SAFETY: valid out pointer (caller contract).
-        unsafe { out_flow.write(ptr) };
-        to_json(&step)
+        unsafe { out_flow.write(Box::into_raw(state).cast::<c_void>()) };
+        Ok(view)
     };
     // SAFETY: forwarded caller contract.
-    unsafe { guarded(out_step, run) }
+    unsafe { guarded_step(out_step, out_error, run) }
 }
 
 /// `flow_resume` for adapter `A`.
@@ -190,20 +225,21 @@ pub unsafe extern "C" fn flow_start<A: Adapter>(
 /// # Safety
 /// `instance` must be a live instance of `A` and `flow` a live flow it started, not used
 /// concurrently; `input` (with every pointer in it) and `env` readable for the call;
-/// `out_step` valid for writes.
+/// `out_step` and `out_error` valid for writes.
 pub unsafe extern "C" fn flow_resume<A: Adapter>(
     instance: *const c_void,
     flow: *mut c_void,
     input: *const RawInput,
     env: *const RawEnv,
-    out_step: *mut Buf,
+    out_step: *mut RawStep,
+    out_error: *mut Buf,
 ) -> Status {
     let run = || {
         // SAFETY: caller contract: live instance, exclusive flow, readable input.
-        let (adapter, flow, raw) = unsafe {
+        let (adapter, state, raw) = unsafe {
             (
                 &*instance.cast::<A>(),
-                &mut *flow.cast::<A::Flow>(),
+                &mut *flow.cast::<FlowState<A::Flow>>(),
                 &*input,
             )
         };
@@ -241,23 +277,20 @@ pub unsafe extern "C" fn flow_resume<A: Adapter>(
                     // SAFETY: body is live for the call.
                     body: unsafe { raw.body.as_slice() },
                 };
-                to_json(&adapter.resume(flow, Input::Response(response), &env))
+                state.step = adapter.resume(&mut state.flow, Input::Response(response), &env);
             }
-            INPUT_RETRY => to_json(&adapter.resume(
-                flow,
-                Input::Retry {
+            INPUT_RETRY => {
+                let retry = Input::Retry {
                     attempt: raw.attempt,
-                },
-                &env,
-            )),
-            other => (
-                Status::Error,
-                format!("unknown input kind {other}").into_bytes(),
-            ),
+                };
+                state.step = adapter.resume(&mut state.flow, retry, &env);
+            }
+            other => return Err(format!("unknown input kind {other}")),
         }
+        state.view()
     };
     // SAFETY: forwarded caller contract.
-    unsafe { guarded(out_step, run) }
+    unsafe { guarded_step(out_step, out_error, run) }
 }
 
 /// `flow_free` for adapter `A`.
@@ -268,8 +301,8 @@ pub unsafe extern "C" fn flow_free<A: Adapter>(flow: *mut c_void) -> Status {
     if flow.is_null() {
         return Status::Ok;
     }
-    // SAFETY: flow came from Box::<A::Flow>::into_raw in flow_start.
-    let boxed = unsafe { Box::from_raw(flow.cast::<A::Flow>()) };
+    // SAFETY: flow came from Box::<FlowState<A::Flow>>::into_raw in flow_start.
+    let boxed = unsafe { Box::from_raw(flow.cast::<FlowState<A::Flow>>()) };
     // SAFETY: null out pointer: nothing is written.
     unsafe {
         guarded(std::ptr::null_mut(), move || {

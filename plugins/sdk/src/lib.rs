@@ -58,6 +58,7 @@ mod info;
 pub mod model;
 pub mod settings;
 pub mod vendor;
+mod view;
 
 pub use adapter::Adapter;
 pub use model::{

@@ -1,6 +1,7 @@
 //! The messages that cross the plugin boundary, as plain Rust types.
 //!
-//! Everything here is serialised as JSON on the wire (ABI v1). The host and the SDK share
+//! Metadata and settings cross the boundary as JSON; requests and steps as borrowed
+//! `#[repr(C)]` views of these types (ABI v2, see [`crate::abi`]). The host and the SDK share
 //! these definitions, so an adapter never writes or parses JSON for the boundary itself.
 
 use serde::{Deserialize, Serialize};

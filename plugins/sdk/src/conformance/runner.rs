@@ -181,7 +181,7 @@ fn run_flow(info: &PluginInfo, instance: &Instance, flow: &Flow<'_>) -> Vec<Stri
         Ok(env) => env,
         Err(e) => return vec![format!("the case itself is wrong: {e}")],
     };
-    let (mut running, mut step) = match instance.start_request(&request, &env) {
+    let (mut running, mut step) = match instance.start(&request, &env) {
         Ok(started) => started,
         Err(e) => return vec![format!("flow_start: {e}")],
     };

@@ -136,7 +136,7 @@ unsafe fn check(raw: *const Descriptor, path: &Path) -> Result<Arc<Plugin>, Load
             ),
         });
     }
-    // SAFETY: magic, version and size match: this is a v1 descriptor, static for the life
+    // SAFETY: magic, version and size match: this is a descriptor of our ABI version, static for the life
     // of the (never unloaded) library.
     let descriptor: &'static Descriptor = unsafe { &*raw };
     if descriptor.unwind != 1 {

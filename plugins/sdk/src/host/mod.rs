@@ -14,7 +14,8 @@ mod load;
 
 pub use load::{load_dir, load_file, load_static, DirLoad, LoadError};
 
-use crate::abi::{self, Buf, Bytes, Descriptor, RawEnv, RawHeader, RawInput, Status};
+use crate::abi::{self, Buf, Bytes, Descriptor, RawEnv, RawHeader, RawInput, RawStep, Status};
+use crate::view;
 use crate::{BackendSpec, Env, PluginInfo, Request, SettingError, Step};
 use std::ffi::c_void;
 use std::fmt;
@@ -177,15 +178,6 @@ impl Drop for PluginBuf<'_> {
     }
 }
 
-thread_local! {
-    /// The request-encoding buffer, reused by every [`Instance::start_request`] on this
-    /// thread: the request crosses the boundary borrowed, so it need not own its bytes.
-    static REQUEST_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// A reused request buffer that grew beyond this is released rather than kept.
-const REQUEST_BUF_KEEP: usize = 16 * 1024;
-
 /// A backend instance created by a plugin. Shared by every request to the backend.
 pub struct Instance {
     plugin: Arc<Plugin>,
@@ -226,51 +218,36 @@ impl Instance {
         &self.plugin
     }
 
-    fn read_step(&self, status: Status, out: Buf) -> Result<Step, PluginFault> {
-        let out = self.plugin.own(out);
+    /// The step a plugin call returned, copied out of the plugin's view (which dies with
+    /// the next call on the flow), or the fault it reported.
+    fn read_step(&self, status: Status, step: &RawStep, error: Buf) -> Result<Step, PluginFault> {
+        let error = self.plugin.own(error);
         if status != Status::Ok {
-            return Err(self.plugin.fault(status, out.bytes()));
+            return Err(self.plugin.fault(status, error.bytes()));
         }
-        // Validating the UTF-8 once lets serde_json skip it for every string.
-        let text = std::str::from_utf8(out.bytes())
-            .map_err(|e| self.plugin.broken(format!("unreadable step: {e}")))?;
-        serde_json::from_str(text).map_err(|e| self.plugin.broken(format!("unreadable step: {e}")))
+        // SAFETY: on success the plugin wrote a view whose pointers stay readable until our
+        // next call on the flow; nothing calls the flow before this copy is done.
+        unsafe { view::step_from_view(step) }
+            .map_err(|e| self.plugin.broken(format!("unreadable step: {e}")))
     }
 
-    /// Starts a flow for a canonical request: [`Instance::start`] with the request encoded
-    /// into a buffer this thread reuses (no allocation for the request's bytes).
-    pub fn start_request(
-        &self,
-        request: &Request,
-        env: &Env,
-    ) -> Result<(Flow<'_>, Step), PluginFault> {
-        let mut buf = REQUEST_BUF.take();
-        buf.clear();
-        let result = match serde_json::to_writer(&mut buf, request) {
-            Ok(()) => self.start(&buf, env),
-            Err(e) => Err(self
-                .plugin
-                .broken(format!("cannot encode the request: {e}"))),
-        };
-        if buf.capacity() <= REQUEST_BUF_KEEP {
-            REQUEST_BUF.set(buf);
-        }
-        result
-    }
-
-    /// Starts a flow for a canonical request (`request_json` is a [`crate::Request`]).
-    pub fn start(&self, request_json: &[u8], env: &Env) -> Result<(Flow<'_>, Step), PluginFault> {
+    /// Starts a flow for a canonical request (passed to the plugin as a borrowed view).
+    pub fn start(&self, request: &Request, env: &Env) -> Result<(Flow<'_>, Step), PluginFault> {
+        let raw_request = view::request_view(request);
         let env = raw_env(env);
         let mut out_flow: *mut c_void = std::ptr::null_mut();
-        let mut out_step = Buf::EMPTY;
-        // SAFETY: instance is live; inputs live for the call; out pointers are valid.
+        let mut out_step = RawStep::empty(0);
+        let mut out_error = Buf::EMPTY;
+        // SAFETY: instance is live; the request view and env live for the call (they
+        // borrow `request` and locals); out pointers are valid locals.
         let status = unsafe {
             (self.plugin.descriptor.flow_start)(
                 self.ptr.as_ptr(),
-                Bytes::from_slice(request_json),
+                &raw_request,
                 &env,
                 &mut out_flow,
                 &mut out_step,
+                &mut out_error,
             )
         };
         let flow = Flow {
@@ -278,7 +255,7 @@ impl Instance {
             ptr: NonNull::new(out_flow),
             poisoned: status == Status::Panic,
         };
-        let step = self.read_step(status, out_step)?;
+        let step = self.read_step(status, &out_step, out_error)?;
         if flow.ptr.is_none() {
             return Err(self.plugin.broken("flow_start returned no flow".into()));
         }
@@ -374,7 +351,8 @@ impl Flow<'_> {
             },
         };
         let env = raw_env(env);
-        let mut out_step = Buf::EMPTY;
+        let mut out_step = RawStep::empty(0);
+        let mut out_error = Buf::EMPTY;
         // SAFETY: instance and flow are live and the flow is exclusively ours (&mut self);
         // `raw` and everything it points to live until the call returns.
         let status = unsafe {
@@ -384,12 +362,13 @@ impl Flow<'_> {
                 &raw,
                 &env,
                 &mut out_step,
+                &mut out_error,
             )
         };
         if status == Status::Panic {
             self.poisoned = true;
         }
-        self.instance.read_step(status, out_step)
+        self.instance.read_step(status, &out_step, out_error)
     }
 }
 
@@ -467,7 +446,7 @@ mod tests {
             let headers: Vec<(String, Vec<u8>)> = (0..count)
                 .map(|i| (format!("h{i}"), b"v".to_vec()))
                 .collect();
-            let (mut flow, _) = instance.start_request(&request, &env).unwrap();
+            let (mut flow, _) = instance.start(&request, &env).unwrap();
             let answer = Resume::Response {
                 status: 200,
                 headers: &headers,
