@@ -25,7 +25,9 @@ use tracing_subscriber::Layer;
 
 /// Sever allocates many small, short-lived buffers per request (request and answer JSON,
 /// header maps, plugin messages); mimalloc serves them with less CPU than glibc's malloc
-/// (see benches/RESULTS.md for the measured gain).
+/// (see benches/RESULTS.md for the measured gain). Built with mimalloc's `override`, it is
+/// also the process's `malloc`: a loaded adapter library's allocations (its Rust allocator
+/// calls `malloc`, which the dynamic linker binds to this executable's) land in it too.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
