@@ -170,7 +170,7 @@ fn bench_pieces(c: &mut Criterion, cedalo: &Backend, cedalo_dyn: Option<&Backend
     });
 
     let request = plugin_request(cedalo, CANONICAL_DISCONNECT);
-    let direct = Cedalo::new(cedalo_spec()).unwrap();
+    let direct = sever_plugin_sdk::create::<Cedalo>(&cedalo_spec()).unwrap();
 
     c.bench_function("plan/direct", |b| {
         b.iter(|| direct.start(black_box(&request), &ENV))
@@ -218,7 +218,7 @@ fn bench_pieces(c: &mut Criterion, cedalo: &Backend, cedalo_dyn: Option<&Backend
 
 /// Cedalo's `done` for its canned answer (with a vendor request id).
 fn cedalo_success() -> Success {
-    let direct = Cedalo::new(cedalo_spec()).unwrap();
+    let direct = sever_plugin_sdk::create::<Cedalo>(&cedalo_spec()).unwrap();
     let (mut flow, _) = direct.start(&cedalo_request(), &ENV);
     let response = VendorResponse {
         status: 200,
@@ -331,7 +331,7 @@ fn report_allocations() {
     let headers = answer_headers();
     let cedalo = &backends.cedalo;
     let request = plugin_request(cedalo, CANONICAL_DISCONNECT);
-    let direct = Cedalo::new(cedalo_spec()).unwrap();
+    let direct = sever_plugin_sdk::create::<Cedalo>(&cedalo_spec()).unwrap();
     let answer = Resume::Response {
         status: 200,
         headers: &headers,

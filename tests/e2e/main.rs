@@ -11,6 +11,7 @@
 mod common;
 
 mod alibaba;
+mod c_plugin;
 mod cedalo;
 mod fanout;
 mod faults;
@@ -19,6 +20,7 @@ mod idempotency_store;
 mod identifiers;
 mod iudx;
 mod lifecycle;
+mod linking;
 mod nexus;
 mod observability;
 mod openapi;

@@ -4,6 +4,7 @@
 //! private RabbitMQ node with real clients connected, in the foreground for demos.
 
 pub mod broker;
+pub mod c_plugin;
 pub mod harness;
 pub mod redis;
 pub mod sim;

@@ -12,11 +12,11 @@ use crate::canonical::{self, CanonicalRequest, Selection};
 use crate::dispatch::Backend;
 use crate::idempotency::{in_flight_ttl, Claim, Fingerprint, ScopeKey, StoredAnswer};
 use crate::metrics::Ended;
+use crate::problem::ProblemCode;
 use crate::problem::{success_body, Answer, ApiProblem};
 use crate::trace::TraceContext;
 use serde_json::{json, Map, Value};
-use sever_plugin_sdk::abi::ABI_VERSION;
-use sever_plugin_sdk::{Outcome, ProblemCode, Request, Step, Success};
+use sever_plugin_abi::{Outcome, Request, Step, Success};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -871,7 +871,10 @@ pub fn plugin_json(p: &crate::host::Plugin) -> Value {
     json!({
         "name": info.name,
         "version": info.version,
-        "abi": ABI_VERSION,
+        "abi": sever_plugin_abi::raw::SEVER_ABI_MAJOR,
+        "abi_minor": p.abi_minor(),
+        "transport": info.transport,
+        "url_schemes": info.schemes(),
         "description": info.description,
         "path": p.path(),
         "actions": info.actions.iter().map(|a| json!({

@@ -11,8 +11,7 @@ use crate::dispatch::{Backend, BackendParams, Upstream};
 use crate::host::{self, InstanceError, Plugin};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Metrics, RequestMetrics};
-use sever_plugin_sdk::abi::ABI_VERSION;
-use sever_plugin_sdk::BackendSpec;
+use sever_plugin_abi::BackendSpec;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -42,7 +41,7 @@ pub fn load_plugins(file: &Path, sources: &[PluginSource]) -> Result<LoadedPlugi
                     continue;
                 }
             },
-            PluginSourceKind::Dir(dir) => match host::load_dir(dir) {
+            PluginSourceKind::Dir(dir) => match crate::plugin_dir::load_dir(dir) {
                 Ok(found) => {
                     for w in found.warnings {
                         loaded
@@ -113,6 +112,10 @@ pub fn build_backends(
             ));
             continue;
         };
+        if let Some(problem) = scheme_problem(plugin, &b.url) {
+            errors.push(ConfigError::new(file, format!("{at}.url"), problem));
+            continue;
+        }
         let spec = BackendSpec {
             name: b.name.clone(),
             url: b.url.clone(),
@@ -153,6 +156,22 @@ pub fn build_backends(
     } else {
         Err(errors)
     }
+}
+
+/// Why a backend's URL does not fit its plugin: a scheme the plugin does not declare (an
+/// HTTP adapter given `redis://…`). The message names schemes, never the URL.
+fn scheme_problem(plugin: &Plugin, url: &str) -> Option<String> {
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    let schemes = plugin.info().schemes();
+    if schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return None;
+    }
+    Some(format!(
+        "the {} plugin ({} transport) takes {} URLs",
+        plugin.name(),
+        plugin.info().transport,
+        schemes.join(" or ")
+    ))
 }
 
 /// The values of a backend's settings its plugin marks secret, for redaction.
@@ -270,7 +289,11 @@ impl Sever {
         for p in &loaded.plugins {
             metrics
                 .plugin_info
-                .with_label_values(&[p.name(), &p.info().version, &ABI_VERSION.to_string()])
+                .with_label_values(&[
+                    p.name(),
+                    &p.info().version,
+                    &sever_plugin_abi::raw::SEVER_ABI_MAJOR.to_string(),
+                ])
                 .set(1);
         }
         let by_name = backends

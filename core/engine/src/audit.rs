@@ -4,7 +4,7 @@
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
-use sever_plugin_sdk::{Action, Target};
+use sever_plugin_abi::{Action, Target};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -16,8 +16,9 @@
 
 use crate::config::{AuthConfig, CertSubject, ClientConfig, TokenConfig};
 use crate::problem::ApiProblem;
+use crate::problem::ProblemCode;
 use crate::Sever;
-use sever_plugin_sdk::{Action, ProblemCode};
+use sever_plugin_abi::Action;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 

@@ -9,9 +9,9 @@
 //! healthy, and so is one that throttles (429): those count as successes.
 
 use crate::config::BreakerConfig;
+use crate::problem::ProblemCode;
 use parking_lot::Mutex;
 use prometheus::IntGauge;
-use sever_plugin_sdk::ProblemCode;
 use std::time::{Duration, Instant};
 
 /// The three states, with the values `sever_circuit_state` exports.

@@ -3,7 +3,7 @@
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use sever_plugin_sdk::{Action, ActionSpec, Target, TargetField};
+use sever_plugin_abi::{Action, ActionSpec, Target, TargetField};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -7,12 +7,13 @@ use crate::config::BreakerConfig;
 use crate::host::{Instance, Plugin, PluginFault, Resume};
 use crate::metrics::{status_class, Metrics, RequestMetrics};
 use crate::problem::ApiProblem;
+use crate::problem::ProblemCode;
 use crate::trace::TraceContext;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use prometheus::{Histogram, IntCounter};
 use rand::{Rng, RngCore};
-use sever_plugin_sdk::{Env, ProblemCode, Request, Step, Success, VendorRequest};
+use sever_plugin_abi::{Env, Request, Step, Success, VendorRequest};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -173,6 +174,7 @@ pub struct Backend {
     upstream_connect_error: IntCounter,
     upstream_duration: Histogram,
     plugin_panics: IntCounter,
+    plugin_errors: IntCounter,
     requests: RequestMetrics,
 }
 
@@ -219,6 +221,7 @@ impl Backend {
                 .upstream_duration
                 .with_label_values(&[params.name.as_str(), plugin.as_str()]),
             plugin_panics: metrics.plugin_panics.with_label_values(&[plugin.as_str()]),
+            plugin_errors: metrics.plugin_errors.with_label_values(&[plugin.as_str()]),
             requests: RequestMetrics::new(metrics, &params.name),
             breaker: Breaker::new(
                 params.breaker,
@@ -301,7 +304,7 @@ impl Backend {
             let json = serde_json::Value::from(secret.as_str()).to_string();
             let forms = [
                 secret.clone(),
-                sever_plugin_sdk::encode::component(secret),
+                percent_encoding::utf8_percent_encode(secret, URL_COMPONENT).to_string(),
                 json.trim_matches('"').to_owned(),
             ];
             for form in forms {
@@ -362,10 +365,13 @@ impl Backend {
     fn fault(&self, request: &Request, fault: PluginFault) -> ApiProblem {
         if fault.is_panic() {
             self.plugin_panics.inc();
+        } else {
+            self.plugin_errors.inc();
         }
         tracing::error!(
             request_id = request.request_id.as_str(),
             backend = %self.name,
+            plugin = self.plugin().name(),
             error = %fault,
             "adapter plugin failure"
         );
@@ -515,6 +521,14 @@ impl Backend {
         }
     }
 }
+
+/// What adapters percent-encode (everything but RFC 3986's unreserved bytes), so that a
+/// secret placed in a URL or form body is found in that form too.
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The host (and port) of a URL, for spans: never its path or query, which hold
 /// identifiers and sometimes credentials.

@@ -21,10 +21,13 @@ pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod plugin_dir;
 pub mod problem;
+mod problem_code;
 pub mod trace;
 
-/// The plugin host, shared with the SDK's conformance harness: [`sever_plugin_sdk::host`].
-pub use sever_plugin_sdk::host;
+/// The plugin host (`sever-plugin-host`): the loader and the safe wrappers Sever calls
+/// plugins through, shared with the adapters' conformance kit.
+pub use sever_plugin_host as host;
 
 pub use app::Sever;

@@ -1,11 +1,12 @@
 //! Prometheus metrics (spec §8). Label values come only from config and the spec's code
 //! list, never from caller input, so every label set is bounded.
 
+use crate::problem::ProblemCode;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use sever_plugin_sdk::{Action, Outcome, ProblemCode};
+use sever_plugin_abi::{Action, Outcome};
 use std::sync::OnceLock;
 
 /// Buckets from 100 µs to 10 s: a proxy's own cost sits at the bottom, vendor calls above.
@@ -25,6 +26,10 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     pub plugin_info: IntGaugeVec,
     pub plugin_panics: IntCounterVec,
+    /// `sever_plugin_errors_total`: plugin calls that failed without a panic (an error the
+    /// plugin reported, or an answer the host could not read: an unknown status, kind or
+    /// code, text that is not UTF-8).
+    pub plugin_errors: IntCounterVec,
     pub circuit_state: IntGaugeVec,
     /// `sever_idempotency_evictions_total`: keys the in-memory store dropped before they
     /// expired, to stay within `idempotency.max_entries`.
@@ -91,6 +96,14 @@ impl Metrics {
             ),
             &["plugin"],
         ));
+        let plugin_errors = must(IntCounterVec::new(
+            Opts::new(
+                "sever_plugin_errors_total",
+                "Plugin calls that failed without a panic: an error reported, or an answer \
+                 the host could not read.",
+            ),
+            &["plugin"],
+        ));
         let circuit_state = must(IntGaugeVec::new(
             Opts::new(
                 "sever_circuit_state",
@@ -114,6 +127,7 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(plugin_info.clone()),
             Box::new(plugin_panics.clone()),
+            Box::new(plugin_errors.clone()),
             Box::new(circuit_state.clone()),
             Box::new(idempotency_evictions.clone()),
             Box::new(idempotency_replays.clone()),
@@ -129,6 +143,7 @@ impl Metrics {
             in_flight,
             plugin_info,
             plugin_panics,
+            plugin_errors,
             circuit_state,
             idempotency_evictions,
             idempotency_replays,

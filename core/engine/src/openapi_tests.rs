@@ -5,8 +5,9 @@
 use super::*;
 use crate::api::{check_content_type, route, Route, RouteError};
 use crate::canonical::{self, MAX_IDENTIFIER_BYTES, MAX_REASON_BYTES};
+use crate::problem::ProblemCode;
 use serde_json::Value;
-use sever_plugin_sdk::{Action, ProblemCode, TargetField};
+use sever_plugin_abi::{Action, TargetField};
 use std::collections::BTreeSet;
 
 /// Methods probed against [`route`].

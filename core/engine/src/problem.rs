@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sever_plugin_sdk::{Action, Problem, ProblemCode, Success};
+use sever_plugin_abi::{Action, Problem, Success};
+
+pub use crate::problem_code::ProblemCode;
 
 /// A problem on its way to the caller: the code plus what only the host knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,10 +35,11 @@ impl ApiProblem {
         self
     }
 
-    /// A problem an adapter reported for `backend`.
+    /// A problem an adapter reported for `backend`: its kind answered with the code the
+    /// ABI documents for it.
     pub fn from_plugin(problem: Problem, backend: &str) -> Self {
         ApiProblem {
-            code: problem.code,
+            code: ProblemCode::from(problem.kind),
             detail: problem.detail,
             backend: Some(backend.to_owned()),
             vendor: problem.vendor,
@@ -190,7 +193,7 @@ mod tests {
         vendor.insert("status".into(), Value::from(200));
         vendor.insert("request_id".into(), Value::from("82B9\"E503"));
         let success = Success {
-            outcome: sever_plugin_sdk::Outcome::Accepted,
+            outcome: sever_plugin_abi::Outcome::Accepted,
             vendor,
         };
         let typed = success_body("r-1", Action::Terminate, "privx", &success, 3.125);

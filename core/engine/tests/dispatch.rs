@@ -9,6 +9,7 @@ use serde_json::json;
 use sever_engine::dispatch::{Backend, BackendParams, TransportError, Upstream, UpstreamResponse};
 use sever_engine::host;
 use sever_engine::metrics::Metrics;
+use sever_engine::problem::ProblemCode;
 use sever_plugin_sdk::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,13 @@ struct Scripted {
     url: String,
     api_key: String,
     token: Mutex<Option<String>>,
+}
+
+#[derive(Debug, Settings)]
+struct ScriptedSettings {
+    /// API key
+    #[setting(secret)]
+    api_key: String,
 }
 
 enum Flow {
@@ -65,7 +73,7 @@ impl Scripted {
                 vendor: vendor::vendor_map(response),
             }),
             status => Step::Fail(vendor::problem(
-                vendor::code_for_status(status),
+                vendor::kind_for_status(status),
                 response,
                 None,
                 None,
@@ -78,6 +86,7 @@ impl Scripted {
 impl Adapter for Scripted {
     const NAME: &'static str = "scripted";
     const VERSION: &'static str = "1.0.0";
+    type Settings = ScriptedSettings;
     type Flow = Flow;
 
     fn info() -> PluginInfo {
@@ -85,6 +94,8 @@ impl Adapter for Scripted {
             name: String::new(),
             version: String::new(),
             description: "test adapter".into(),
+            transport: Transport::Http,
+            url_schemes: Vec::new(),
             actions: vec![
                 ActionSpec {
                     action: Action::Disconnect,
@@ -99,23 +110,16 @@ impl Adapter for Scripted {
                     description: String::new(),
                 },
             ],
-            settings: vec![SettingSpec {
-                key: "api_key".into(),
-                secret: true,
-                required: true,
-                description: String::new(),
-            }],
+            settings: Vec::new(),
         }
     }
 
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let api_key = settings.string("api_key");
-        settings.finish()?;
+    fn new(
+        backend: sever_plugin_sdk::Backend<ScriptedSettings>,
+    ) -> Result<Self, Vec<SettingError>> {
         Ok(Scripted {
             url: backend.url,
-            api_key,
+            api_key: backend.settings.api_key,
             token: Mutex::new(None),
         })
     }

@@ -9,8 +9,8 @@ use pingora::protocols::tls::TlsRef;
 use sever_engine::api::{self, Route};
 use sever_engine::auth::PeerCertificate;
 use sever_engine::live::Live;
+use sever_engine::problem::ProblemCode;
 use sever_engine::problem::{Answer, ApiProblem};
-use sever_plugin_sdk::ProblemCode;
 use std::any::Any;
 use std::sync::Arc;
 

@@ -321,10 +321,11 @@ fn plugins(config: Option<PathBuf>, files: Vec<PathBuf>, json: bool) -> ExitCode
     for p in &plugins {
         let info = p.info();
         println!(
-            "{} {} (ABI {}) — {}",
+            "{} {} (ABI {}, {}) — {}",
             info.name,
             info.version,
-            p.abi_version(),
+            p.abi(),
+            info.transport,
             p.path().display()
         );
         if !info.description.is_empty() {

@@ -13,7 +13,7 @@ use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
 use sever_engine::dispatch::{TransportError, Upstream, UpstreamResponse};
-use sever_plugin_sdk::VendorRequest;
+use sever_plugin_abi::VendorRequest;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

@@ -137,33 +137,33 @@ impl<'de> Deserialize<'de> for Members {
 
 /// The canonical code for a vendor error `Code` (when there is one) and HTTP status. The
 /// code decides first, because a `Success: false` answer arrives with status 200.
-pub(crate) fn code_for(vendor_code: Option<&str>, status: u16) -> ProblemCode {
+pub(crate) fn code_for(vendor_code: Option<&str>, status: u16) -> ProblemKind {
     if let Some(code) = vendor_code {
         // `SystemOverFlow` is the service's own throttling, answered with 403 since the
         // vendor adjusted its statuses (500 before): the code decides, not the status.
         if code.starts_with("Throttling") || code.ends_with("OverFlow") {
-            return ProblemCode::RateLimited;
+            return ProblemKind::RateLimited;
         }
         if UNAUTHORIZED_CODES.contains(&code)
             || UNAUTHORIZED_PREFIXES.iter().any(|p| code.starts_with(p))
         {
-            return ProblemCode::UpstreamUnauthorized;
+            return ProblemKind::CredentialsRefused;
         }
         if code == "ApiNotSupport" {
             // Not a missing target: the API is not offered on this instance or region.
-            return ProblemCode::UpstreamRejected;
+            return ProblemKind::Rejected;
         }
         if is_failure_code(code) {
-            return ProblemCode::UpstreamError;
+            return ProblemKind::VendorError;
         }
     }
     match status {
-        429 => ProblemCode::RateLimited,
-        401 | 403 => ProblemCode::UpstreamUnauthorized,
+        429 => ProblemKind::RateLimited,
+        401 | 403 => ProblemKind::CredentialsRefused,
         // Any other refusal, a 2xx with `Success: false` among them. A 404 is never
         // `target_not_found` here: the vendor has no "no such client" answer.
-        200..=299 | 400..=499 => ProblemCode::UpstreamRejected,
-        _ => ProblemCode::UpstreamError,
+        200..=299 | 400..=499 => ProblemKind::Rejected,
+        _ => ProblemKind::VendorError,
     }
 }
 
@@ -209,14 +209,14 @@ fn failure(context: &Context<'_>, response: &VendorResponse<'_>, body: &Body) ->
         access_key_id,
     } = *context;
     let detail = match code {
-        ProblemCode::UpstreamUnauthorized => format!(
+        ProblemKind::CredentialsRefused => format!(
             "alibaba-mqtt: Alibaba Cloud refused AccessKeyId '{access_key_id}' for instance \
              '{instance_id}': {vendor_code}: {message}"
         ),
-        ProblemCode::RateLimited => {
+        ProblemKind::RateLimited => {
             format!("alibaba-mqtt: Alibaba Cloud throttled CloseConnection: {vendor_code}: {message}")
         }
-        ProblemCode::UpstreamError => format!(
+        ProblemKind::VendorError => format!(
             "alibaba-mqtt: Alibaba Cloud failed CloseConnection (HTTP {}): {vendor_code}: {message}",
             response.status
         ),
@@ -230,7 +230,7 @@ fn failure(context: &Context<'_>, response: &VendorResponse<'_>, body: &Body) ->
     // A vendor failure (5xx, `InternalError`) is worth a retry — the call is idempotent
     // and re-signed on retry — but nothing else: a throttled call is not sent again at once.
     let failed = response.status >= 500 || body.code.as_deref().is_some_and(is_failure_code);
-    let retryable = code == ProblemCode::UpstreamError && failed;
+    let retryable = code == ProblemKind::VendorError && failed;
     let mut problem = vendor::problem_with_retry(
         code,
         response,
@@ -249,9 +249,9 @@ fn failure(context: &Context<'_>, response: &VendorResponse<'_>, body: &Body) ->
 /// answer, a truncated body): `upstream_error`, unless the status itself says throttled.
 fn unreadable(response: &VendorResponse<'_>, what: &str) -> Problem {
     let code = if response.status == 429 {
-        ProblemCode::RateLimited
+        ProblemKind::RateLimited
     } else {
-        ProblemCode::UpstreamError
+        ProblemKind::VendorError
     };
     let excerpt = vendor::excerpt(response.body);
     let detail = format!(
@@ -281,7 +281,7 @@ fn is_failure_code(code: &str) -> bool {
 
 /// Gives a throttled caller a `Retry-After` even when the vendor sent none.
 fn with_default_retry_after(mut problem: Problem) -> Problem {
-    if problem.code == ProblemCode::RateLimited && problem.retry_after.is_none() {
+    if problem.kind == ProblemKind::RateLimited && problem.retry_after.is_none() {
         problem.retry_after = Some(DEFAULT_RETRY_AFTER.to_owned());
     }
     problem

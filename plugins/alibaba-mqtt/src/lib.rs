@@ -87,6 +87,38 @@ use sever_plugin_sdk::prelude::*;
 /// The API version `CloseConnection` belongs to.
 pub const API_VERSION: &str = "2020-04-20";
 
+/// An Alibaba backend's settings.
+#[derive(Debug, Settings)]
+pub struct AlibabaSettings {
+    /// ApsaraMQ for MQTT instance id
+    #[setting(check = settings::no_whitespace)]
+    instance_id: String,
+    /// AccessKey id
+    #[setting(check = settings::no_whitespace)]
+    access_key_id: String,
+    /// AccessKey secret (signs every call; never sent)
+    #[setting(secret, check = settings::no_whitespace)]
+    access_key_secret: String,
+    /// region, sent as RegionId (e.g. cn-shanghai)
+    #[setting(check = region_id)]
+    region_id: Option<String>,
+    /// STS security token, for temporary credentials
+    #[setting(secret, check = settings::no_whitespace)]
+    security_token: Option<String>,
+}
+
+/// A region id such as `cn-shanghai`.
+fn region_id(region: &str) -> Result<(), String> {
+    let valid = region
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err("must be a region id such as cn-shanghai (lowercase letters, digits, '-')".into())
+    }
+}
+
 /// One ApsaraMQ for MQTT instance, reached with one AccessKey.
 #[derive(Debug)]
 pub struct AlibabaMqtt {
@@ -182,6 +214,7 @@ impl AlibabaMqtt {
 impl Adapter for AlibabaMqtt {
     const NAME: &'static str = "alibaba-mqtt";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    type Settings = AlibabaSettings;
     type Flow = Flow;
 
     fn info() -> PluginInfo {
@@ -193,52 +226,17 @@ impl Adapter for AlibabaMqtt {
                 "CloseConnection: closes the client's online connection; the device may \
                  reconnect by itself",
             )],
-            vec![
-                SettingSpec::required("instance_id", "ApsaraMQ for MQTT instance id"),
-                SettingSpec::required("access_key_id", "AccessKey id"),
-                SettingSpec::secret(
-                    "access_key_secret",
-                    "AccessKey secret (signs every call; never sent)",
-                ),
-                SettingSpec::optional("region_id", "region, sent as RegionId (e.g. cn-shanghai)"),
-                SettingSpec::optional_secret(
-                    "security_token",
-                    "STS security token, for temporary credentials",
-                ),
-            ],
         )
     }
 
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let instance_id = settings.string("instance_id");
-        let access_key_id = settings.string("access_key_id");
-        let access_key_secret = settings.string("access_key_secret");
-        let region_id = settings.optional_string("region_id");
-        let security_token = settings.optional_string("security_token");
-        for (key, value) in [
-            ("instance_id", Some(&instance_id)),
-            ("access_key_id", Some(&access_key_id)),
-            ("access_key_secret", Some(&access_key_secret)),
-            ("security_token", security_token.as_ref()),
-        ] {
-            if value.is_some_and(|v| v.contains(char::is_whitespace)) {
-                settings.error(key, "must not contain whitespace");
-            }
-        }
-        if let Some(region) = &region_id {
-            let valid = region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !valid {
-                settings.error(
-                    "region_id",
-                    "must be a region id such as cn-shanghai (lowercase letters, digits, '-')",
-                );
-            }
-        }
-        settings.finish()?;
+    fn new(backend: Backend<AlibabaSettings>) -> Result<Self, Vec<SettingError>> {
+        let AlibabaSettings {
+            instance_id,
+            access_key_id,
+            access_key_secret,
+            region_id,
+            security_token,
+        } = backend.settings;
         Ok(AlibabaMqtt {
             endpoint: format!("{}/", backend.url.trim_end_matches('/')),
             instance_id,

@@ -33,7 +33,7 @@ fn spec(settings: Value) -> BackendSpec {
 }
 
 fn backend() -> AlibabaMqtt {
-    AlibabaMqtt::new(spec(json!({
+    sever_plugin_sdk::create::<AlibabaMqtt>(&spec(json!({
         "instance_id": "post-cn-0pp12gl1234",
         "access_key_id": "LTAI5tTestKeyId",
         "access_key_secret": SECRET,
@@ -132,7 +132,7 @@ fn the_signature_and_the_secret_are_listed_for_redaction_and_the_secret_is_never
 #[test]
 fn an_sts_token_is_sent_as_security_token_and_redacted_raw_and_encoded() {
     let token = "CAIS+sts/token==";
-    let adapter = AlibabaMqtt::new(spec(json!({
+    let adapter = sever_plugin_sdk::create::<AlibabaMqtt>(&spec(json!({
         "instance_id": "i", "access_key_id": "STS.abc",
         "access_key_secret": SECRET, "security_token": token,
     })))
@@ -154,7 +154,12 @@ fn an_sts_token_is_sent_as_security_token_and_redacted_raw_and_encoded() {
 fn a_base_path_in_the_url_is_kept_and_a_trailing_slash_is_not_doubled() {
     let mut s = spec(json!({"instance_id": "i", "access_key_id": "k", "access_key_secret": "s"}));
     s.url = "http://127.0.0.1:9/gw/".into();
-    let r = sent(AlibabaMqtt::new(s).unwrap().start(&request("c"), &ENV).1);
+    let r = sent(
+        sever_plugin_sdk::create::<AlibabaMqtt>(&s)
+            .unwrap()
+            .start(&request("c"), &ENV)
+            .1,
+    );
     assert_eq!(r.url, "http://127.0.0.1:9/gw/");
 }
 
@@ -232,44 +237,44 @@ fn success_written_as_strings_is_done_too() {
     let body =
         r#"{"RequestId":"R-3","Code":"PermissionCheckFailed","Message":"m","Success":"false"}"#;
     let p = failed(respond_with(200, &[], body));
-    assert_eq!(p.code, ProblemCode::UpstreamUnauthorized);
+    assert_eq!(p.kind, ProblemKind::CredentialsRefused);
 }
 
 #[test]
 fn every_row_of_the_mapping_table_maps_as_documented() {
-    use ProblemCode::*;
-    let rows: [(u16, &str, ProblemCode); 26] = [
-        (400, "CheckAccountInfoFailed", UpstreamUnauthorized),
-        (403, "MqttOwnerCheckError", UpstreamUnauthorized),
+    use ProblemKind::*;
+    let rows: [(u16, &str, ProblemKind); 26] = [
+        (400, "CheckAccountInfoFailed", CredentialsRefused),
+        (403, "MqttOwnerCheckError", CredentialsRefused),
         (403, "SystemOverFlow", RateLimited),
-        (400, "MqttInstanceNotFound", UpstreamRejected),
-        (400, "InvalidParameter.ClientId", UpstreamRejected),
-        (417, "InternalError", UpstreamError),
-        (400, "InstancePermissionCheckFailed", UpstreamUnauthorized),
-        (400, "PermissionCheckFailed", UpstreamUnauthorized),
-        (400, "SignatureDoesNotMatch", UpstreamUnauthorized),
-        (404, "InvalidAccessKeyId.NotFound", UpstreamUnauthorized),
-        (403, "Forbidden.RAM", UpstreamUnauthorized),
-        (400, "InvalidAccessKeyId.Inactive", UpstreamUnauthorized),
-        (400, "InvalidSecurityToken.Expired", UpstreamUnauthorized),
-        (403, "SomethingElse", UpstreamUnauthorized),
-        (404, "ApiNotSupport", UpstreamRejected),
-        (400, "InvalidTimeStamp.Expired", UpstreamRejected),
-        (400, "SignatureNonceUsed", UpstreamRejected),
-        (400, "MissingParameter", UpstreamRejected),
-        (400, "InvalidParameter", UpstreamRejected),
-        (404, "InstanceNotFound", UpstreamRejected),
+        (400, "MqttInstanceNotFound", Rejected),
+        (400, "InvalidParameter.ClientId", Rejected),
+        (417, "InternalError", VendorError),
+        (400, "InstancePermissionCheckFailed", CredentialsRefused),
+        (400, "PermissionCheckFailed", CredentialsRefused),
+        (400, "SignatureDoesNotMatch", CredentialsRefused),
+        (404, "InvalidAccessKeyId.NotFound", CredentialsRefused),
+        (403, "Forbidden.RAM", CredentialsRefused),
+        (400, "InvalidAccessKeyId.Inactive", CredentialsRefused),
+        (400, "InvalidSecurityToken.Expired", CredentialsRefused),
+        (403, "SomethingElse", CredentialsRefused),
+        (404, "ApiNotSupport", Rejected),
+        (400, "InvalidTimeStamp.Expired", Rejected),
+        (400, "SignatureNonceUsed", Rejected),
+        (400, "MissingParameter", Rejected),
+        (400, "InvalidParameter", Rejected),
+        (404, "InstanceNotFound", Rejected),
         (429, "Throttling.User", RateLimited),
         (400, "Throttling.Api", RateLimited),
         (503, "Throttling", RateLimited),
         (429, "SomethingElse", RateLimited),
-        (500, "InternalError", UpstreamError),
-        (503, "ServiceUnavailable", UpstreamError),
+        (500, "InternalError", VendorError),
+        (503, "ServiceUnavailable", VendorError),
     ];
     for (status, code, expected) in rows {
         let message = format!("message for {code}");
         let p = failed(respond_with(status, &[], &error_body(code, &message)));
-        assert_eq!(p.code, expected, "{status} {code}");
+        assert_eq!(p.kind, expected, "{status} {code}");
         let vendor = p.vendor.as_ref().unwrap();
         assert_eq!(vendor["status"], status, "{status} {code}");
         assert_eq!(vendor["code"], code);
@@ -281,8 +286,8 @@ fn every_row_of_the_mapping_table_maps_as_documented() {
         );
         assert!(p.detail.contains(&message), "{}", p.detail);
         assert!(p.detail.contains(code), "{}", p.detail);
-        assert_eq!(p.retryable, expected == UpstreamError, "{status} {code}");
-        assert_ne!(p.code, TargetNotFound);
+        assert_eq!(p.retryable, expected == VendorError, "{status} {code}");
+        assert_ne!(p.kind, TargetNotFound);
     }
 }
 
@@ -292,15 +297,15 @@ fn success_false_with_status_200_is_mapped_by_its_code() {
         json!({"RequestId": "R", "Code": code, "Message": "m", "Success": false}).to_string()
     };
     let cases = [
-        ("PermissionCheckFailed", ProblemCode::UpstreamUnauthorized),
-        ("Throttling.User", ProblemCode::RateLimited),
-        ("ApiNotSupport", ProblemCode::UpstreamRejected),
-        ("SomeUnknownCode", ProblemCode::UpstreamRejected),
-        ("InternalError", ProblemCode::UpstreamError),
+        ("PermissionCheckFailed", ProblemKind::CredentialsRefused),
+        ("Throttling.User", ProblemKind::RateLimited),
+        ("ApiNotSupport", ProblemKind::Rejected),
+        ("SomeUnknownCode", ProblemKind::Rejected),
+        ("InternalError", ProblemKind::VendorError),
     ];
     for (code, expected) in cases {
         let p = failed(respond_with(200, &[], &body(code)));
-        assert_eq!(p.code, expected, "{code}");
+        assert_eq!(p.kind, expected, "{code}");
         assert_eq!(p.vendor.as_ref().unwrap()["code"], code);
         assert_eq!(p.vendor.as_ref().unwrap()["status"], 200);
     }
@@ -312,7 +317,7 @@ fn success_false_with_status_200_is_mapped_by_its_code() {
         &[],
         r#"{"RequestId":"R","Code":500,"Message":"boom","Success":false}"#,
     ));
-    assert_eq!(p.code, ProblemCode::UpstreamRejected);
+    assert_eq!(p.kind, ProblemKind::Rejected);
     assert_eq!(p.vendor.unwrap()["code"], "500");
 }
 
@@ -332,7 +337,7 @@ fn throttling_passes_the_vendors_retry_after_on_or_defaults_to_one_second() {
     ));
     assert_eq!(p.retry_after.as_deref(), Some("1"));
     let p = failed(respond_with(429, &[], "<html>Too Many Requests</html>"));
-    assert_eq!(p.code, ProblemCode::RateLimited);
+    assert_eq!(p.kind, ProblemKind::RateLimited);
     assert_eq!(p.retry_after.as_deref(), Some("1"));
 }
 
@@ -346,7 +351,7 @@ fn a_repeated_member_keeps_its_last_value_and_escaped_names_are_read() {
     assert_eq!(s.vendor["request_id"], "R-1");
     let body = r#"{"Success":true,"Code":"InternalError","Success":false}"#;
     let p = failed(respond_with(200, &[], body));
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::VendorError);
 }
 
 #[test]
@@ -361,7 +366,7 @@ fn unreadable_answers_are_upstream_errors_with_an_excerpt() {
     ];
     for (status, body) in cases {
         let p = failed(respond_with(status, &[], body));
-        assert_eq!(p.code, ProblemCode::UpstreamError, "{status} {body:?}");
+        assert_eq!(p.kind, ProblemKind::VendorError, "{status} {body:?}");
         assert_eq!(p.vendor.as_ref().unwrap()["status"], status);
         assert_eq!(p.retryable, status >= 500, "{status} {body:?}");
     }
@@ -373,7 +378,7 @@ fn unreadable_answers_are_upstream_errors_with_an_excerpt() {
 #[test]
 fn an_error_without_a_message_shows_an_excerpt_of_the_body_instead() {
     let p = failed(respond_with(400, &[], r#"{"Code":"InvalidParameter"}"#));
-    assert_eq!(p.code, ProblemCode::UpstreamRejected);
+    assert_eq!(p.kind, ProblemKind::Rejected);
     let vendor = p.vendor.unwrap();
     assert_eq!(vendor["message"], r#"{"Code":"InvalidParameter"}"#);
     assert!(vendor.get("request_id").is_none());
@@ -392,7 +397,7 @@ fn the_vendors_request_id_header_is_used_when_the_body_has_none() {
 
 #[test]
 fn info_declares_disconnect_by_client_id_and_the_secret_settings() {
-    let info = AlibabaMqtt::info();
+    let info = sever_plugin_sdk::info::<AlibabaMqtt>();
     assert_eq!(info.actions.len(), 1);
     assert_eq!(info.actions[0].action, Action::Disconnect);
     assert_eq!(info.actions[0].target_sets, [vec![TargetField::ClientId]]);
@@ -412,7 +417,7 @@ fn info_declares_disconnect_by_client_id_and_the_secret_settings() {
 
 #[test]
 fn settings_errors_name_every_key_and_never_echo_a_secret() {
-    let errors = AlibabaMqtt::new(spec(json!({
+    let errors = sever_plugin_sdk::create::<AlibabaMqtt>(&spec(json!({
         "instance_id": "",
         "access_key_secret": "hunter2 with space",
         "security_token": 12345,
@@ -442,7 +447,7 @@ fn settings_errors_name_every_key_and_never_echo_a_secret() {
 
 #[test]
 fn minimal_settings_are_enough() {
-    let adapter = AlibabaMqtt::new(spec(
+    let adapter = sever_plugin_sdk::create::<AlibabaMqtt>(&spec(
         json!({"instance_id": "i", "access_key_id": "k", "access_key_secret": "s"}),
     ))
     .unwrap();

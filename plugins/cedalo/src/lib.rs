@@ -40,6 +40,18 @@ pub struct Cedalo {
     authorization: String,
 }
 
+/// A Cedalo backend's settings.
+#[derive(Debug, Settings)]
+pub struct CedaloSettings {
+    /// Management Center project id
+    project_id: String,
+    /// broker id within the project
+    broker_id: String,
+    /// application token (sent as a bearer token)
+    #[setting(secret, check = settings::no_whitespace)]
+    token: String,
+}
+
 /// A disconnect in progress: the client id, kept to plan a retry.
 #[derive(Debug)]
 pub struct Flow {
@@ -89,20 +101,20 @@ impl Cedalo {
         };
         let vendor_code = field("code");
         let message = field("message").unwrap_or_else(|| vendor::excerpt(response.body));
-        let code = vendor::code_for_status(response.status);
-        let detail = match code {
-            ProblemCode::TargetNotFound => format!(
+        let kind = vendor::kind_for_status(response.status);
+        let detail = match kind {
+            ProblemKind::TargetNotFound => format!(
                 "cedalo: client '{client_id}' not found (project '{}', broker '{}'): {message}",
                 self.project_id, self.broker_id
             ),
-            ProblemCode::UpstreamUnauthorized => {
+            ProblemKind::CredentialsRefused => {
                 format!("cedalo refused the application token: {message}")
             }
             _ => format!("cedalo answered {}: {message}", response.status),
         };
         let message = (!message.is_empty()).then_some(message);
         Step::Fail(vendor::problem(
-            code,
+            kind,
             response,
             vendor_code.as_deref(),
             message.as_deref(),
@@ -114,6 +126,7 @@ impl Cedalo {
 impl Adapter for Cedalo {
     const NAME: &'static str = "cedalo";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    type Settings = CedaloSettings;
     type Flow = Flow;
 
     fn info() -> PluginInfo {
@@ -125,24 +138,15 @@ impl Adapter for Cedalo {
                 "PUT …/clients/{client_id}/disconnect: ends the client's session; it may \
                  reconnect",
             )],
-            vec![
-                SettingSpec::required("project_id", "Management Center project id"),
-                SettingSpec::required("broker_id", "broker id within the project"),
-                SettingSpec::secret("token", "application token (sent as a bearer token)"),
-            ],
         )
     }
 
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let project_id = settings.string("project_id");
-        let broker_id = settings.string("broker_id");
-        let token = settings.string("token");
-        if token.contains(char::is_whitespace) {
-            settings.error("token", "must not contain whitespace");
-        }
-        settings.finish()?;
+    fn new(backend: Backend<CedaloSettings>) -> Result<Self, Vec<SettingError>> {
+        let CedaloSettings {
+            project_id,
+            broker_id,
+            token,
+        } = backend.settings;
         let clients_url = encode::url_with_segments(
             &backend.url,
             &[
@@ -190,7 +194,7 @@ mod tests {
     };
 
     fn backend() -> Cedalo {
-        Cedalo::new(BackendSpec {
+        sever_plugin_sdk::create::<Cedalo>(&BackendSpec {
             name: "mqtt-eu".into(),
             url: "http://mc.local:8088/base".into(),
             settings: json!({"project_id": "p 1", "broker_id": "b/1", "token": "tok"})
@@ -265,7 +269,7 @@ mod tests {
         ) else {
             panic!()
         };
-        assert_eq!(p.code, ProblemCode::TargetNotFound);
+        assert_eq!(p.kind, ProblemKind::TargetNotFound);
         let vendor = p.vendor.unwrap();
         assert_eq!(vendor["code"], "NOT_FOUND");
         assert_eq!(vendor["message"], "Client not found");
@@ -275,19 +279,19 @@ mod tests {
     #[test]
     fn vendor_statuses_map_per_the_vendors_table() {
         let cases = [
-            (401, ProblemCode::UpstreamUnauthorized),
-            (403, ProblemCode::UpstreamUnauthorized),
-            (405, ProblemCode::UpstreamRejected),
-            (400, ProblemCode::UpstreamRejected),
-            (429, ProblemCode::RateLimited),
-            (500, ProblemCode::UpstreamError),
-            (502, ProblemCode::UpstreamError),
+            (401, ProblemKind::CredentialsRefused),
+            (403, ProblemKind::CredentialsRefused),
+            (405, ProblemKind::Rejected),
+            (400, ProblemKind::Rejected),
+            (429, ProblemKind::RateLimited),
+            (500, ProblemKind::VendorError),
+            (502, ProblemKind::VendorError),
         ];
         for (status, code) in cases {
             let Step::Fail(p) = respond(status, r#"{"message":"m","code":"X","status":1}"#) else {
                 panic!("{status}")
             };
-            assert_eq!(p.code, code, "status {status}");
+            assert_eq!(p.kind, code, "status {status}");
         }
     }
 
@@ -296,11 +300,11 @@ mod tests {
         let Step::Fail(p) = respond(200, "<html>proxy</html>") else {
             panic!()
         };
-        assert_eq!(p.code, ProblemCode::UpstreamError);
+        assert_eq!(p.kind, ProblemKind::Unreadable);
         let Step::Fail(p) = respond(500, "\u{0}\u{1}garbage") else {
             panic!()
         };
-        assert_eq!(p.code, ProblemCode::UpstreamError);
+        assert_eq!(p.kind, ProblemKind::VendorError);
     }
 
     #[test]
@@ -313,7 +317,7 @@ mod tests {
 
     #[test]
     fn settings_are_validated_with_every_problem_named_and_no_secret_echoed() {
-        let errors = Cedalo::new(BackendSpec {
+        let errors = sever_plugin_sdk::create::<Cedalo>(&BackendSpec {
             name: "x".into(),
             url: "http://h".into(),
             settings: json!({"project_id": "", "token": "has space", "tokn": "s3cret"})

@@ -32,14 +32,14 @@ pub(crate) fn map(iudx: &Iudx, unbind: &Unbind, response: &VendorResponse<'_>) -
     } = unbind;
     let what = format!("queue '{queue}' from exchange '{exchange}' (topic '{topic}')");
     let mut detail = match code {
-        ProblemCode::UpstreamUnauthorized => format!(
+        ProblemKind::CredentialsRefused => format!(
             "iudx refused the credentials of '{}' for unbinding {what} with {status}{said}",
             iudx.id
         ),
-        ProblemCode::UpstreamRejected => {
+        ProblemKind::Rejected => {
             format!("iudx rejected unbinding {what} with {status}{said}")
         }
-        ProblemCode::RateLimited => format!("iudx is rate limiting Sever ({status}){said}"),
+        ProblemKind::RateLimited => format!("iudx is rate limiting Sever ({status}){said}"),
         _ => format!("iudx failed to unbind {what} with {status}{said}"),
     };
     if status == 404 {
@@ -56,13 +56,13 @@ pub(crate) fn map(iudx: &Iudx, unbind: &Unbind, response: &VendorResponse<'_>) -
 
 /// The canonical code for an error answer: 4xx by message, since the vendor's documents
 /// and implementation disagree on which messages come with 400 and which with 403.
-fn classify(status: u16, message: Option<&str>) -> ProblemCode {
+fn classify(status: u16, message: Option<&str>) -> ProblemKind {
     match status {
-        429 => ProblemCode::RateLimited,
-        401 => ProblemCode::UpstreamUnauthorized,
-        400..=499 if message.is_some_and(refuses_credentials) => ProblemCode::UpstreamUnauthorized,
-        400..=499 => ProblemCode::UpstreamRejected,
-        _ => ProblemCode::UpstreamError,
+        429 => ProblemKind::RateLimited,
+        401 => ProblemKind::CredentialsRefused,
+        400..=499 if message.is_some_and(refuses_credentials) => ProblemKind::CredentialsRefused,
+        400..=499 => ProblemKind::Rejected,
+        _ => ProblemKind::VendorError,
     }
 }
 

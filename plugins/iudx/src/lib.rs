@@ -162,13 +162,25 @@ impl Iudx {
     }
 }
 
+/// An IUDX backend's settings. Both travel in headers.
+#[derive(Debug, Settings)]
+pub struct IudxSettings {
+    /// owner id (alice) or entity id (alice/sensor1); the mode follows it
+    #[setting(check = settings::visible_ascii)]
+    id: String,
+    /// the id's apikey
+    #[setting(secret, check = settings::visible_ascii)]
+    apikey: String,
+}
+
 fn invalid(detail: String) -> Problem {
-    Problem::new(ProblemCode::InvalidRequest, detail)
+    Problem::new(ProblemKind::InvalidTarget, detail)
 }
 
 impl Adapter for Iudx {
     const NAME: &'static str = "iudx";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    type Settings = IudxSettings;
     type Flow = Flow;
 
     fn info() -> PluginInfo {
@@ -187,25 +199,11 @@ impl Adapter for Iudx {
                  or equal to the id)",
             )
             .optional_fields([TargetField::ClientId])],
-            vec![
-                SettingSpec::required(
-                    "id",
-                    "owner id (alice) or entity id (alice/sensor1); the mode follows it",
-                ),
-                SettingSpec::secret("apikey", "the id's apikey"),
-            ],
         )
     }
 
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let id = settings.string("id");
-        let apikey = settings.string("apikey");
-        // Both travel in headers.
-        settings.check_visible_ascii("id", &id);
-        settings.check_visible_ascii("apikey", &apikey);
-        settings.finish()?;
+    fn new(backend: Backend<IudxSettings>) -> Result<Self, Vec<SettingError>> {
+        let IudxSettings { id, apikey } = backend.settings;
         let mode = if id.contains('/') {
             Mode::Entity
         } else {
@@ -231,11 +229,10 @@ impl Adapter for Iudx {
 
     fn resume(&self, flow: &mut Flow, input: Input<'_>, _env: &Env) -> Step {
         let Some(unbind) = &flow.0 else {
-            // A refused flow sent nothing, so the host has nothing to resume it with.
-            return Step::Fail(Problem::new(
-                ProblemCode::Internal,
-                "iudx: resumed a request that was refused before any call",
-            ));
+            // A refused flow ended with its first step: a host never resumes a flow that
+            // ended (the ABI's call sequence), so this is a host bug, answered as one
+            // (the panic becomes `500 internal`).
+            unreachable!("iudx: resumed a request that was refused before any call");
         };
         match input {
             Input::Response(response) => answer::map(self, unbind, &response),

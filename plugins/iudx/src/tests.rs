@@ -15,7 +15,7 @@ fn backend(id: &str) -> Iudx {
 }
 
 fn try_backend(settings: Value) -> Result<Iudx, Vec<SettingError>> {
-    Iudx::new(BackendSpec {
+    sever_plugin_sdk::create::<Iudx>(&BackendSpec {
         name: "iot".into(),
         url: "https://iudx.local:8443/base".into(),
         settings: settings.as_object().unwrap().clone(),
@@ -52,7 +52,7 @@ fn sent(step: Step) -> VendorRequest {
 fn refused(step: Step) -> Problem {
     match step {
         Step::Fail(p) => {
-            assert_eq!(p.code, ProblemCode::InvalidRequest, "{p:?}");
+            assert_eq!(p.kind, ProblemKind::InvalidTarget, "{p:?}");
             p
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -261,7 +261,7 @@ fn vendor_200_with_an_empty_body_is_done() {
 #[test]
 fn vendor_200_with_html_is_upstream_error() {
     let p = fail(200, "<html><body>login</body></html>");
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::Unreadable);
 }
 
 #[test]
@@ -275,8 +275,8 @@ fn credential_messages_are_upstream_unauthorized_whatever_the_status() {
         for status in [400, 403] {
             let p = fail(status, &error_body(message));
             assert_eq!(
-                p.code,
-                ProblemCode::UpstreamUnauthorized,
+                p.kind,
+                ProblemKind::CredentialsRefused,
                 "{status} {message}"
             );
             let vendor = p.vendor.unwrap();
@@ -285,7 +285,7 @@ fn credential_messages_are_upstream_unauthorized_whatever_the_status() {
             assert!(p.detail.contains(message), "{}", p.detail);
         }
     }
-    assert_eq!(fail(401, "").code, ProblemCode::UpstreamUnauthorized);
+    assert_eq!(fail(401, "").kind, ProblemKind::CredentialsRefused);
 }
 
 #[test]
@@ -300,7 +300,7 @@ fn other_request_errors_are_upstream_rejected_whatever_the_status() {
     ] {
         for status in [400, 403] {
             let p = fail(status, &error_body(message));
-            assert_eq!(p.code, ProblemCode::UpstreamRejected, "{status} {message}");
+            assert_eq!(p.kind, ProblemKind::Rejected, "{status} {message}");
             assert_eq!(p.vendor.unwrap()["message"], message);
             assert!(p.detail.contains(message), "{}", p.detail);
         }
@@ -310,7 +310,7 @@ fn other_request_errors_are_upstream_rejected_whatever_the_status() {
 #[test]
 fn a_404_is_a_wrong_url_not_a_missing_target() {
     let p = fail(404, "<html>404</html>");
-    assert_eq!(p.code, ProblemCode::UpstreamRejected);
+    assert_eq!(p.kind, ProblemKind::Rejected);
     assert!(p.detail.contains("check the backend's url"), "{}", p.detail);
 }
 
@@ -320,7 +320,7 @@ fn vendor_429_is_rate_limited_with_retry_after() {
     let Step::Fail(p) = respond(429, &headers, "") else {
         panic!()
     };
-    assert_eq!(p.code, ProblemCode::RateLimited);
+    assert_eq!(p.kind, ProblemKind::RateLimited);
     assert_eq!(p.retry_after.as_deref(), Some("5"));
 }
 
@@ -333,7 +333,7 @@ fn a_500_with_a_raw_newline_in_the_string_is_a_clean_upstream_error() {
         "must be invalid JSON"
     );
     let p = fail(500, body);
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::VendorError);
     assert!(p.retryable);
     let vendor = p.vendor.clone().unwrap();
     assert_eq!(
@@ -352,7 +352,7 @@ fn unreadable_error_bodies_keep_a_safe_excerpt() {
     let p = fail(500, "Internal\r\nServer\u{0}Error");
     assert_eq!(p.vendor.unwrap()["message"], "Internal  Server Error");
     let p = fail(502, "");
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::VendorError);
     assert!(p.vendor.unwrap().get("message").is_none());
     let p = fail(500, r#"{"error":"DB error while setup"}"#);
     assert_eq!(p.vendor.unwrap()["message"], "DB error while setup");
@@ -366,7 +366,7 @@ fn lenient_reading_keeps_escapes_and_ignores_whitespace_between_tokens() {
 
 #[test]
 fn info_declares_unbind_with_client_id_as_an_optional_field() {
-    let info = Iudx::info();
+    let info = sever_plugin_sdk::info::<Iudx>();
     let spec = info.action(Action::Unbind).unwrap();
     assert_eq!(
         spec.target_sets,

@@ -21,31 +21,31 @@ pub(crate) fn map(nexus: &Nexus, flow: &Flow, response: &VendorResponse<'_>) -> 
     let problem = ProblemDocument::read(response.body);
     let message = problem.message();
     let code = match status {
-        400 => ProblemCode::UpstreamRejected,
-        401 | 403 => ProblemCode::UpstreamUnauthorized,
-        404 => ProblemCode::TargetNotFound,
-        429 => ProblemCode::RateLimited,
-        other => vendor::code_for_status(other),
+        400 => ProblemKind::Rejected,
+        401 | 403 => ProblemKind::CredentialsRefused,
+        404 => ProblemKind::TargetNotFound,
+        429 => ProblemKind::RateLimited,
+        other => vendor::kind_for_status(other),
     };
     let said = message
         .as_deref()
         .map_or_else(String::new, |m| format!(": {m}"));
     let (client, connection, tenant) = (&flow.client_id, &flow.connection_id, &nexus.tenant_id);
     let detail = match code {
-        ProblemCode::TargetNotFound => format!(
+        ProblemKind::TargetNotFound => format!(
             "nexus: client '{client}' on identity connection '{connection}' \
              (tenant '{tenant}') not found{said}"
         ),
-        ProblemCode::UpstreamUnauthorized => format!(
+        ProblemKind::CredentialsRefused => format!(
             "nexus refused Sever's credentials ({} option) with {status}; the call needs \
              the client.write or client.write.all permission{said}",
             nexus.auth.option()
         ),
-        ProblemCode::UpstreamRejected => format!(
+        ProblemKind::Rejected => format!(
             "nexus rejected disabling client '{client}' on identity connection \
              '{connection}' (tenant '{tenant}') with {status}{said}"
         ),
-        ProblemCode::RateLimited => format!("nexus is rate limiting Sever ({status}){said}"),
+        ProblemKind::RateLimited => format!("nexus is rate limiting Sever ({status}){said}"),
         _ => format!("nexus answered {status}{said}"),
     };
     Step::Fail(problem.into_problem(code, response, detail))

@@ -1,7 +1,9 @@
-//! The two ways Nexus accepts a caller, and reading the chosen one from the settings.
+//! The two ways Nexus accepts a caller, the settings that choose one, and the credentials
+//! they make.
 
 use sever_plugin_sdk::prelude::*;
 use sever_plugin_sdk::settings::{Choice, OptionGroup};
+
 use std::fmt;
 
 /// The application token's header when `application_token_header` is not set. Assumed:
@@ -29,10 +31,6 @@ const AUTH: Choice<'static> = Choice {
         },
     ],
 };
-/// The bearer option's index in [`AUTH`].
-const BEARER: usize = 0;
-/// The HTTP Basic option's index in [`AUTH`].
-const BASIC: usize = 1;
 
 /// Headers Sever or the HTTP layer set themselves; the application token may not use them.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -71,12 +69,35 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// Reads the auth option from the settings, recording every problem in `settings`:
-    /// neither option, both, or half of one. `None` when there is a problem.
-    pub(crate) fn read(settings: &mut Settings<'_>) -> Option<Auth> {
-        match settings.exactly_one_of(&AUTH)? {
-            BEARER => read_bearer(settings),
-            BASIC => read_basic(settings),
+    /// The option the settings chose; `None` if they chose none (the settings reader has
+    /// refused that already, with the choice's own error).
+    pub(crate) fn from_settings(settings: &NexusSettings) -> Option<Auth> {
+        match (settings, &settings.username) {
+            (
+                NexusSettings {
+                    bearer_token: Some(bearer_token),
+                    application_token: Some(application_token),
+                    ..
+                },
+                None,
+            ) => Some(Auth::Bearer {
+                bearer_token: bearer_token.clone(),
+                application_token: application_token.clone(),
+                header: settings
+                    .application_token_header
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_APPLICATION_TOKEN_HEADER.to_owned()),
+            }),
+            (
+                NexusSettings {
+                    password: Some(password),
+                    bearer_token: None,
+                    ..
+                },
+                Some(username),
+            ) => Some(Auth::Basic {
+                credentials: encode::basic_auth(username, password),
+            }),
             _ => None,
         }
     }
@@ -108,88 +129,53 @@ impl Auth {
     }
 }
 
-fn read_bearer(settings: &mut Settings<'_>) -> Option<Auth> {
-    let bearer_token = settings.optional_string("bearer_token");
-    let application_token = settings.optional_string("application_token");
-    let header = settings
-        .optional_string("application_token_header")
-        .unwrap_or_else(|| DEFAULT_APPLICATION_TOKEN_HEADER.to_owned());
-    check_token(settings, "bearer_token", bearer_token.as_deref());
-    check_token(settings, "application_token", application_token.as_deref());
-    let header_ok = check_header_name(settings, &header);
-    match (bearer_token, application_token) {
-        (Some(bearer_token), Some(application_token)) if header_ok => Some(Auth::Bearer {
-            bearer_token,
-            application_token,
-            header,
-        }),
-        _ => None,
-    }
-}
-
-fn read_basic(settings: &mut Settings<'_>) -> Option<Auth> {
-    let username = settings.optional_string("username");
-    let password = settings.optional_string("password");
-    if username.as_deref().is_some_and(|u| u.contains(':')) {
-        settings.error("username", "must not contain ':' (HTTP Basic, RFC 7617)");
-        return None;
-    }
-    let (username, password) = (username?, password?);
-    let credentials = encode::basic_auth(&username, &password);
-    Some(Auth::Basic { credentials })
-}
-
-/// A token goes into a header as is: visible ASCII, no spaces. Never echoes the value.
-fn check_token(settings: &mut Settings<'_>, key: &str, value: Option<&str>) {
-    if let Some(value) = value {
-        settings.check_visible_ascii(key, value);
+/// An HTTP Basic user id: the first colon ends it (RFC 7617).
+fn basic_user(username: &str) -> Result<(), String> {
+    if username.contains(':') {
+        Err("must not contain ':' (HTTP Basic, RFC 7617)".into())
+    } else {
+        Ok(())
     }
 }
 
 /// `application_token_header` must be an HTTP field name (RFC 9110 `token`) that Sever
 /// does not set itself.
-fn check_header_name(settings: &mut Settings<'_>, name: &str) -> bool {
+fn header_name(name: &str) -> Result<(), String> {
     let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if !name.chars().all(tchar) {
-        settings.error(
-            "application_token_header",
-            "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
-        );
-        return false;
+        return Err("must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)".into());
     }
     if RESERVED_HEADERS
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
     {
-        settings.error(
-            "application_token_header",
-            format!(
-                "must not be a header Sever sets itself ({})",
-                RESERVED_HEADERS.join(", ")
-            ),
-        );
-        return false;
+        return Err(format!(
+            "must not be a header Sever sets itself ({})",
+            RESERVED_HEADERS.join(", ")
+        ));
     }
-    true
+    Ok(())
 }
 
-/// The plugin's settings keys.
-pub(crate) fn setting_specs() -> Vec<SettingSpec> {
-    vec![
-        SettingSpec::required("tenant_id", "the Nexus tenant id"),
-        SettingSpec::optional_secret(
-            "bearer_token",
-            "bearer option: access token, sent as Authorization: Bearer (with application_token)",
-        ),
-        SettingSpec::optional_secret(
-            "application_token",
-            "bearer option: application token, sent in application_token_header",
-        ),
-        SettingSpec::optional(
-            "application_token_header",
-            "bearer option: the application token's header (default ApplicationToken; assumed)",
-        ),
-        SettingSpec::optional("username", "HTTP Basic option: user name (with password)"),
-        SettingSpec::optional_secret("password", "HTTP Basic option: password"),
-    ]
+/// A Nexus backend's settings: the tenant, and exactly one auth option.
+#[derive(Debug, Settings)]
+#[settings(choice = AUTH)]
+pub struct NexusSettings {
+    /// the Nexus tenant id
+    pub(crate) tenant_id: String,
+    /// bearer option: access token, sent as Authorization: Bearer (with application_token)
+    #[setting(secret, check = settings::visible_ascii)]
+    bearer_token: Option<String>,
+    /// bearer option: application token, sent in application_token_header
+    #[setting(secret, check = settings::visible_ascii)]
+    application_token: Option<String>,
+    /// bearer option: the application token's header (default ApplicationToken; assumed)
+    #[setting(check = header_name)]
+    application_token_header: Option<String>,
+    /// HTTP Basic option: user name (with password)
+    #[setting(check = basic_user)]
+    username: Option<String>,
+    /// HTTP Basic option: password
+    #[setting(secret)]
+    password: Option<String>,
 }

@@ -64,6 +64,7 @@ mod auth;
 use sever_plugin_sdk::prelude::*;
 
 use auth::Auth;
+pub use auth::NexusSettings;
 
 /// One Nexus backend: a tenant and the credentials to act on it.
 #[derive(Debug)]
@@ -110,6 +111,7 @@ impl Nexus {
 impl Adapter for Nexus {
     const NAME: &'static str = "nexus";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    type Settings = NexusSettings;
     type Flow = Flow;
 
     fn info() -> PluginInfo {
@@ -125,22 +127,17 @@ impl Adapter for Nexus {
                  network connection; stops future sign-ins of the client through it, does \
                  not end live sessions",
             )],
-            auth::setting_specs(),
         )
     }
 
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let tenant_id = settings.string("tenant_id");
-        let auth = Auth::read(&mut settings);
-        settings.finish()?;
-        // `read` records an error whenever it finds no complete option, so this only
+    fn new(backend: Backend<NexusSettings>) -> Result<Self, Vec<SettingError>> {
+        // The settings reader refuses anything but one complete option, so this only
         // guards against a mistake in it.
-        let auth = auth.ok_or_else(|| vec![SettingError::new("", "no usable credentials")])?;
+        let auth = Auth::from_settings(&backend.settings)
+            .ok_or_else(|| vec![SettingError::new("", "no usable credentials")])?;
         Ok(Nexus {
             url: backend.url,
-            tenant_id,
+            tenant_id: backend.settings.tenant_id,
             auth,
         })
     }

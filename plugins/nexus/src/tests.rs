@@ -15,7 +15,7 @@ fn settings(value: Value) -> Map<String, Value> {
 }
 
 fn backend_with(settings_value: Value) -> Result<Nexus, Vec<SettingError>> {
-    Nexus::new(BackendSpec {
+    sever_plugin_sdk::create::<Nexus>(&BackendSpec {
         name: "idp".into(),
         url: "http://nexus.local:9000/base".into(),
         settings: settings(settings_value),
@@ -164,7 +164,7 @@ fn vendor_204_is_done() {
 fn another_2xx_is_done_without_a_body_and_an_error_with_one() {
     assert!(matches!(respond(200, &[], ""), Step::Done(_)));
     let p = fail(200, "<html>login</html>");
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::Unreadable);
     assert_eq!(p.vendor.unwrap()["message"], "<html>login</html>");
 }
 
@@ -172,7 +172,7 @@ fn another_2xx_is_done_without_a_body_and_an_error_with_one() {
 fn vendor_400_is_upstream_rejected_with_the_problem_in_vendor() {
     let body = r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"Bad Request","detail":"clientId must not be empty","status":400,"instance":"/v1/x","traceId":"00-ab-01"}"#;
     let p = fail(400, body);
-    assert_eq!(p.code, ProblemCode::UpstreamRejected);
+    assert_eq!(p.kind, ProblemKind::Rejected);
     let vendor = p.vendor.unwrap();
     assert_eq!(vendor["status"], 400);
     assert_eq!(vendor["message"], "Bad Request: clientId must not be empty");
@@ -195,7 +195,7 @@ fn vendor_400_is_upstream_rejected_with_the_problem_in_vendor() {
 #[test]
 fn vendor_401_without_a_body_is_upstream_unauthorized() {
     let p = fail(401, "");
-    assert_eq!(p.code, ProblemCode::UpstreamUnauthorized);
+    assert_eq!(p.kind, ProblemKind::CredentialsRefused);
     let vendor = p.vendor.unwrap();
     assert_eq!(vendor["status"], 401);
     assert!(vendor.get("message").is_none(), "{vendor:?}");
@@ -210,7 +210,7 @@ fn vendor_401_without_a_body_is_upstream_unauthorized() {
 fn vendor_403_is_upstream_unauthorized_naming_the_permission() {
     let body = r#"{"type":"t","title":"Forbidden","detail":"Missing permission client.write","status":403,"instance":"/i"}"#;
     let p = fail(403, body);
-    assert_eq!(p.code, ProblemCode::UpstreamUnauthorized);
+    assert_eq!(p.kind, ProblemKind::CredentialsRefused);
     assert_eq!(
         p.vendor.unwrap()["message"],
         "Forbidden: Missing permission client.write"
@@ -221,7 +221,7 @@ fn vendor_403_is_upstream_unauthorized_naming_the_permission() {
 #[test]
 fn vendor_404_is_target_not_found_with_the_vendor_message() {
     let p = fail(404, PROBLEM_404);
-    assert_eq!(p.code, ProblemCode::TargetNotFound);
+    assert_eq!(p.kind, ProblemKind::TargetNotFound);
     assert!(
         p.detail.contains("Client 'web-app' not found"),
         "{}",
@@ -239,22 +239,22 @@ fn vendor_429_is_rate_limited_with_retry_after() {
     let Step::Fail(p) = respond(429, &headers, r#"{"title":"Too Many Requests"}"#) else {
         panic!()
     };
-    assert_eq!(p.code, ProblemCode::RateLimited);
+    assert_eq!(p.kind, ProblemKind::RateLimited);
     assert_eq!(p.retry_after.as_deref(), Some("30"));
 }
 
 #[test]
 fn other_statuses_map_by_class() {
     let cases = [
-        (405, ProblemCode::UpstreamRejected),
-        (409, ProblemCode::UpstreamRejected),
-        (415, ProblemCode::UpstreamRejected),
-        (302, ProblemCode::UpstreamError),
-        (500, ProblemCode::UpstreamError),
-        (503, ProblemCode::UpstreamError),
+        (405, ProblemKind::Rejected),
+        (409, ProblemKind::Rejected),
+        (415, ProblemKind::Rejected),
+        (302, ProblemKind::VendorError),
+        (500, ProblemKind::VendorError),
+        (503, ProblemKind::VendorError),
     ];
     for (status, code) in cases {
-        assert_eq!(fail(status, "").code, code, "status {status}");
+        assert_eq!(fail(status, "").kind, code, "status {status}");
     }
     assert!(fail(500, "").retryable);
 }
@@ -262,7 +262,7 @@ fn other_statuses_map_by_class() {
 #[test]
 fn a_5xx_that_is_not_a_problem_document_keeps_an_excerpt() {
     let p = fail(502, "<html>\n<h1>Bad gateway</h1>\u{0}</html>");
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::VendorError);
     let message = p.vendor.unwrap()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("Bad gateway"), "{message}");
     assert!(!message.chars().any(char::is_control), "{message:?}");
@@ -280,7 +280,7 @@ fn control_characters_in_the_vendor_problem_are_made_safe() {
 
 #[test]
 fn info_declares_unbind_by_client_and_identity_connection() {
-    let info = Nexus::info();
+    let info = sever_plugin_sdk::info::<Nexus>();
     // `sever plugins` prints the plugin's description, not the action's: both say it.
     assert!(info.description.contains("not a network connection"));
     let spec = info.action(Action::Unbind).unwrap();

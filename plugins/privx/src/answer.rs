@@ -38,17 +38,17 @@ pub(crate) fn terminate(kind: TargetKind, id: &str, response: &VendorResponse<'_
     let noun = kind.noun();
     let (code, retryable, detail) = match status {
         429 => (
-            ProblemCode::RateLimited,
+            ProblemKind::RateLimited,
             false,
             format!("privx is rate limiting: {said}"),
         ),
         401 => (
-            ProblemCode::UpstreamUnauthorized,
+            ProblemKind::CredentialsRefused,
             false,
             format!("privx refused the access token again after one token refresh (401): {said}"),
         ),
         403 => (
-            ProblemCode::UpstreamUnauthorized,
+            ProblemKind::CredentialsRefused,
             false,
             format!(
                 "privx: the API client may not terminate connections (it needs the admin, \
@@ -56,22 +56,22 @@ pub(crate) fn terminate(kind: TargetKind, id: &str, response: &VendorResponse<'_
             ),
         ),
         _ if overloaded => (
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             true,
             format!("privx is overloaded ({status}): {said}"),
         ),
         404 => (
-            ProblemCode::TargetNotFound,
+            ProblemKind::TargetNotFound,
             false,
             format!("privx: no {noun} '{id}': {said}"),
         ),
         400..=499 => (
-            ProblemCode::UpstreamRejected,
+            ProblemKind::Rejected,
             false,
             format!("privx refused to terminate {noun} '{id}' ({status}): {said}"),
         ),
         _ => (
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             false,
             format!("privx answered {status} to terminating {noun} '{id}': {said}"),
         ),

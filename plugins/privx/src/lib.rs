@@ -82,6 +82,22 @@ mod tests;
 use sever_plugin_sdk::prelude::*;
 use token::{Credentials, TokenCache};
 
+/// A PrivX backend's settings: the OAuth client and the API client of the password grant.
+#[derive(Debug, Settings)]
+pub struct PrivxSettings {
+    /// OAuth client id (usually privx-external)
+    #[setting(check = settings::no_colon)]
+    oauth_client_id: String,
+    /// OAuth client secret
+    #[setting(secret)]
+    oauth_client_secret: String,
+    /// API client id (the password grant's username)
+    api_client_id: String,
+    /// API client secret (the password grant's password)
+    #[setting(secret)]
+    api_client_secret: String,
+}
+
 /// One PrivX backend: its URL, the API client's credentials, and its token cache.
 #[derive(Debug)]
 pub struct Privx {
@@ -210,6 +226,7 @@ impl Privx {
 impl Adapter for Privx {
     const NAME: &'static str = "privx";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    type Settings = PrivxSettings;
     type Flow = Flow;
 
     fn info() -> PluginInfo {
@@ -221,36 +238,16 @@ impl Adapter for Privx {
                 "POST …/terminate/{connection|user|host}/{uuid}: flags the connections for \
                  termination (answered `accepted`)",
             )],
-            vec![
-                SettingSpec::required(
-                    "oauth_client_id",
-                    "OAuth client id (usually privx-external)",
-                ),
-                SettingSpec::secret("oauth_client_secret", "OAuth client secret"),
-                SettingSpec::required(
-                    "api_client_id",
-                    "API client id (the password grant's username)",
-                ),
-                SettingSpec::secret(
-                    "api_client_secret",
-                    "API client secret (the password grant's password)",
-                ),
-            ],
         )
     }
 
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let oauth_client_id = settings.string("oauth_client_id");
-        let oauth_client_secret = settings.string("oauth_client_secret");
-        let api_client_id = settings.string("api_client_id");
-        let api_client_secret = settings.string("api_client_secret");
-        if oauth_client_id.contains(':') {
-            // HTTP Basic cannot carry a user id with a colon (RFC 7617).
-            settings.error("oauth_client_id", "must not contain ':'");
-        }
-        settings.finish()?;
+    fn new(backend: Backend<PrivxSettings>) -> Result<Self, Vec<SettingError>> {
+        let PrivxSettings {
+            oauth_client_id,
+            oauth_client_secret,
+            api_client_id,
+            api_client_secret,
+        } = backend.settings;
         let credentials = Credentials::new(
             &oauth_client_id,
             &oauth_client_secret,
@@ -278,7 +275,7 @@ impl Adapter for Privx {
         if !is_uuid(id) {
             let field = kind.field();
             let problem = Problem::new(
-                ProblemCode::InvalidRequest,
+                ProblemKind::InvalidTarget,
                 format!("target.{field} must be a PrivX UUID (8-4-4-4-12 hex digits), got '{id}'"),
             );
             return (flow, Step::Fail(problem));

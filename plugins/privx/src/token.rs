@@ -161,7 +161,7 @@ pub(crate) fn read_answer(response: &VendorResponse<'_>) -> Result<Issued, Probl
     };
     let (code, detail) = match response.status {
         400 | 401 | 403 => (
-            ProblemCode::UpstreamUnauthorized,
+            ProblemKind::CredentialsRefused,
             format!(
                 "privx: the token endpoint refused the OAuth client or API client credentials \
                  ({}): {said}",
@@ -169,11 +169,11 @@ pub(crate) fn read_answer(response: &VendorResponse<'_>) -> Result<Issued, Probl
             ),
         ),
         404 => (
-            ProblemCode::UpstreamRejected,
+            ProblemKind::Rejected,
             format!("privx: no token endpoint at this backend url (404): {said}"),
         ),
         status => (
-            vendor::code_for_status(status),
+            vendor::kind_for_status(status),
             format!("privx: the token endpoint answered {status}: {said}"),
         ),
     };
@@ -192,7 +192,7 @@ pub(crate) fn read_answer(response: &VendorResponse<'_>) -> Result<Issued, Probl
 fn read_token(response: &VendorResponse<'_>) -> Result<Issued, Problem> {
     let unreadable = |what: &str| {
         Err(vendor::problem(
-            ProblemCode::UpstreamError,
+            ProblemKind::Unreadable,
             response,
             None,
             None,

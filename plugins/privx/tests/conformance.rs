@@ -3,5 +3,5 @@
 
 #[test]
 fn conformance_cases_pass_against_the_built_library() {
-    sever_plugin_sdk::conformance::run(env!("CARGO_MANIFEST_DIR"), env!("CARGO_PKG_NAME"));
+    sever_plugin_host::conformance::run(env!("CARGO_MANIFEST_DIR"), env!("CARGO_PKG_NAME"));
 }

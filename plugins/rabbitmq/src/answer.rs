@@ -57,7 +57,7 @@ pub(crate) fn finished(flow: &Flow, last: &VendorResponse<'_>) -> Step {
             "no open connection of"
         };
         let detail = format!("rabbitmq: {what} {}", flow.subject);
-        return Step::Fail(Problem::new(ProblemCode::TargetNotFound, detail).with_vendor(vendor));
+        return Step::Fail(Problem::new(ProblemKind::TargetNotFound, detail).with_vendor(vendor));
     }
     if !flow.bindings {
         let names = flow.deleted.iter().map(|n| Value::from(n.as_str()));
@@ -96,15 +96,15 @@ pub(crate) fn failed(flow: &Flow, response: &VendorResponse<'_>) -> Problem {
         .and_then(|r| r.purpose.as_deref())
         .unwrap_or("the call");
     let subject = &flow.subject;
-    let code = vendor::code_for_status(status);
+    let code = vendor::kind_for_status(status);
     let detail = match code {
-        ProblemCode::TargetNotFound => {
+        ProblemKind::TargetNotFound => {
             format!("rabbitmq: not found ({step}) for {subject}: {said}")
         }
-        ProblemCode::UpstreamUnauthorized => {
+        ProblemKind::CredentialsRefused => {
             format!("rabbitmq refused the management credentials ({status}, {step}): {said}")
         }
-        ProblemCode::RateLimited => format!("rabbitmq is rate limiting ({step}): {said}"),
+        ProblemKind::RateLimited => format!("rabbitmq is rate limiting ({step}): {said}"),
         _ => format!("rabbitmq answered {status} to {step} for {subject}: {said}"),
     };
     let message = (!message.is_empty()).then_some(message);

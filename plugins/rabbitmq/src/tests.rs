@@ -22,7 +22,7 @@ fn adapter(vhost: Option<&str>) -> Rabbitmq {
     if let Some(vhost) = vhost {
         settings["vhost"] = json!(vhost);
     }
-    Rabbitmq::new(BackendSpec {
+    sever_plugin_sdk::create::<Rabbitmq>(&BackendSpec {
         name: "rmq".into(),
         url: URL.into(),
         settings: settings.as_object().unwrap().clone(),
@@ -138,7 +138,7 @@ fn disconnect_without_a_match_is_target_not_found_and_closes_nothing() {
         .url
         .contains("/api/vhosts/prod%2Feu/connections?"));
     let p = problem(reply(&a, &mut flow, 200, &connections()));
-    assert_eq!(p.code, ProblemCode::TargetNotFound);
+    assert_eq!(p.kind, ProblemKind::TargetNotFound);
     assert!(
         p.detail.contains("'ghost'") && p.detail.contains("prod/eu"),
         "{p:?}"
@@ -167,7 +167,7 @@ fn a_connection_gone_before_its_close_is_skipped_not_counted() {
     );
     sent(&reply(&a, &mut flow, 200, &connections()));
     let p = problem(reply(&a, &mut flow, 404, not_found));
-    assert_eq!(p.code, ProblemCode::TargetNotFound);
+    assert_eq!(p.kind, ProblemKind::TargetNotFound);
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn terminate_by_connection_id_deletes_it_directly() {
         404,
         r#"{"error":"Object Not Found","reason":"Not Found"}"#,
     ));
-    assert_eq!(p.code, ProblemCode::TargetNotFound);
+    assert_eq!(p.kind, ProblemKind::TargetNotFound);
     let vendor = p.vendor.unwrap();
     assert_eq!(vendor["code"], "Object Not Found");
     assert_eq!(vendor["message"], "Not Found");
@@ -257,7 +257,7 @@ fn terminate_by_user_falls_back_to_the_vhost_list_without_the_per_user_endpoint(
         &env(),
     );
     let p = problem(reply(&a, &mut flow, 200, "[]"));
-    assert_eq!(p.code, ProblemCode::TargetNotFound);
+    assert_eq!(p.kind, ProblemKind::TargetNotFound);
     assert!(p.detail.contains("user 'nobody'"), "{p:?}");
 }
 
@@ -305,7 +305,7 @@ fn unbind_of_an_absent_routing_key_is_target_not_found() {
         200,
         r#"[{"routing_key":"y","properties_key":"y"}]"#,
     ));
-    assert_eq!(p.code, ProblemCode::TargetNotFound);
+    assert_eq!(p.kind, ProblemKind::TargetNotFound);
     assert!(
         p.detail.contains("no such binding") && p.detail.contains("key 'x'"),
         "{p:?}"
@@ -319,26 +319,26 @@ fn answers_map_to_canonical_codes() {
         (
             401,
             r#"{"error":"not_authorized","reason":"Login failed"}"#,
-            ProblemCode::UpstreamUnauthorized,
+            ProblemKind::CredentialsRefused,
         ),
         (
             403,
             r#"{"error":"not_authorised","reason":"Not administrator user"}"#,
-            ProblemCode::UpstreamUnauthorized,
+            ProblemKind::CredentialsRefused,
         ),
         (
             404,
             r#"{"error":"Object Not Found","reason":"Not Found"}"#,
-            ProblemCode::TargetNotFound,
+            ProblemKind::TargetNotFound,
         ),
-        (429, "", ProblemCode::RateLimited),
+        (429, "", ProblemKind::RateLimited),
         (
             400,
             r#"{"error":"bad_request","reason":"x"}"#,
-            ProblemCode::UpstreamRejected,
+            ProblemKind::Rejected,
         ),
-        (500, "<html>boom</html>", ProblemCode::UpstreamError),
-        (503, "", ProblemCode::UpstreamError),
+        (500, "<html>boom</html>", ProblemKind::VendorError),
+        (503, "", ProblemKind::VendorError),
     ];
     for (status, body, code) in cases {
         let (mut flow, _) = a.start(
@@ -346,7 +346,7 @@ fn answers_map_to_canonical_codes() {
             &env(),
         );
         let p = problem(reply(&a, &mut flow, status, body));
-        assert_eq!(p.code, code, "{status}: {p:?}");
+        assert_eq!(p.kind, code, "{status}: {p:?}");
         assert_eq!(p.retryable, status >= 500, "{status}");
         assert_eq!(p.vendor.as_ref().unwrap()["status"], status);
     }
@@ -373,7 +373,7 @@ fn a_list_that_is_not_json_objects_is_upstream_error() {
             &env(),
         );
         let p = problem(reply(&a, &mut flow, 200, body));
-        assert_eq!(p.code, ProblemCode::UpstreamError, "{body}");
+        assert_eq!(p.kind.canonical_code(), "upstream_error", "{body}");
     }
 }
 
@@ -387,7 +387,7 @@ fn a_failure_after_some_closes_reports_the_count_so_far() {
     sent(&reply(&a, &mut flow, 200, &connections()));
     sent(&reply(&a, &mut flow, 204, ""));
     let p = problem(reply(&a, &mut flow, 500, ""));
-    assert_eq!(p.code, ProblemCode::UpstreamError);
+    assert_eq!(p.kind, ProblemKind::VendorError);
     assert_eq!(p.vendor.unwrap()["closed"], 1);
 }
 
@@ -418,13 +418,13 @@ fn a_reason_with_control_characters_is_refused_before_any_call() {
         ),
         &env(),
     );
-    assert_eq!(problem(step).code, ProblemCode::InvalidRequest);
+    assert_eq!(problem(step).kind, ProblemKind::InvalidTarget);
 }
 
 #[test]
 fn settings_are_checked_and_the_vhost_defaults_to_slash() {
     assert_eq!(adapter(None).vhost, "/");
-    let bad = Rabbitmq::new(BackendSpec {
+    let bad = sever_plugin_sdk::create::<Rabbitmq>(&BackendSpec {
         name: "rmq".into(),
         url: URL.into(),
         settings: json!({"user": "a:b", "vhost": "", "extra": 1})
@@ -436,7 +436,7 @@ fn settings_are_checked_and_the_vhost_defaults_to_slash() {
     let mut keys: Vec<&str> = bad.iter().map(|e| e.key.as_str()).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["extra", "password", "user", "vhost"]);
-    let info = Rabbitmq::info();
+    let info = sever_plugin_sdk::info::<Rabbitmq>();
     assert_eq!(info.secret_keys().collect::<Vec<_>>(), ["password"]);
     assert_eq!(info.actions.len(), 3);
 }

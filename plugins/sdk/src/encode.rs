@@ -3,16 +3,17 @@
 //! Identifiers are data, never syntax: every identifier an adapter puts into a URL path,
 //! a query string or a header goes through one of these helpers.
 
-use crate::model::{Problem, ProblemCode};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use sever_plugin_abi::{Problem, ProblemKind};
 
-/// RFC 3986 unreserved bytes (`A-Z a-z 0-9 - . _ ~`): the only bytes left as they are.
-fn unreserved(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
-}
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Everything but RFC 3986's unreserved bytes (`A-Z a-z 0-9 - . _ ~`) is encoded.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Appends `value` percent-encoded (everything but unreserved bytes as `%XY`, uppercase,
 /// over UTF-8) to `out`: the allocation-free form of [`component`] and [`path_segment`],
@@ -24,23 +25,8 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 /// assert_eq!(query, "ClientId=GID%40%40%40a%20b");
 /// ```
 pub fn push_component(out: &mut String, value: &str) {
-    let bytes = value.as_bytes();
-    out.reserve(bytes.len());
-    let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        if unreserved(byte) {
-            continue;
-        }
-        if start < i {
-            // `start..i` holds only unreserved ASCII bytes: both ends are char boundaries.
-            out.push_str(&value[start..i]);
-        }
-        out.push('%');
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        start = i + 1;
-    }
-    out.push_str(&value[start..]);
+    out.reserve(value.len());
+    out.extend(utf8_percent_encode(value, COMPONENT));
 }
 
 /// Percent-encodes one URL path segment: `/`, `%`, `#`, `?`, `+`, spaces and non-ASCII
@@ -80,7 +66,7 @@ pub fn component(value: &str) -> String {
 pub fn header_value<'a>(field: &str, value: &'a str) -> Result<&'a str, Problem> {
     if value.chars().any(char::is_control) {
         return Err(Problem::new(
-            ProblemCode::InvalidRequest,
+            ProblemKind::InvalidTarget,
             format!("{field} contains a control character and cannot be sent in a header"),
         ));
     }
@@ -104,7 +90,7 @@ pub fn strict_header_value<'a>(field: &str, value: &'a str) -> Result<&'a str, P
     header_value(field, value)?;
     if !value.is_ascii() {
         return Err(Problem::new(
-            ProblemCode::InvalidRequest,
+            ProblemKind::InvalidTarget,
             format!(
                 "{field} must be ASCII: it is sent in an HTTP header, where other characters \
                  are not carried reliably"
@@ -114,7 +100,7 @@ pub fn strict_header_value<'a>(field: &str, value: &'a str) -> Result<&'a str, P
     let blank = [' ', '\t'];
     if value.starts_with(blank) || value.ends_with(blank) {
         return Err(Problem::new(
-            ProblemCode::InvalidRequest,
+            ProblemKind::InvalidTarget,
             format!(
                 "{field} must not begin or end with a space: HTTP drops those from header values"
             ),
@@ -182,13 +168,13 @@ mod tests {
 
     #[test]
     fn strict_header_value_refuses_non_ascii_and_surrounding_blanks() {
-        fn message(r: Result<&str, Problem>) -> Result<&str, (ProblemCode, String)> {
-            r.map_err(|p| (p.code, p.detail))
+        fn message(r: Result<&str, Problem>) -> Result<&str, (ProblemKind, String)> {
+            r.map_err(|p| (p.kind, p.detail))
         }
         assert_eq!(message(strict_header_value("f", "a b")), Ok("a b"));
         for value in [" a", "a ", "  "] {
             let (code, detail) = message(strict_header_value("f", value)).unwrap_err();
-            assert_eq!(code, ProblemCode::InvalidRequest);
+            assert_eq!(code, ProblemKind::InvalidTarget);
             assert!(detail.starts_with("f must not begin or end"), "{detail}");
         }
         let (_, detail) = message(strict_header_value("f", "caf\u{e9}")).unwrap_err();

@@ -6,8 +6,8 @@ mod lenient;
 pub use document::ProblemDocument;
 pub use lenient::lenient_json;
 
-use crate::model::{Outcome, Problem, ProblemCode, Success, VendorResponse};
 use serde_json::{Map, Value};
+use sever_plugin_abi::{Outcome, Problem, ProblemKind, Success, VendorResponse};
 
 /// The longest vendor string [`clean`] keeps, in characters.
 pub const MAX_TEXT: usize = 1024;
@@ -15,16 +15,16 @@ pub const MAX_TEXT: usize = 1024;
 /// The longest [`excerpt`], in characters.
 const MAX_EXCERPT: usize = 200;
 
-/// The code a vendor HTTP status maps to when the vendor's own table says nothing more
-/// specific: 401/403 `upstream_unauthorized`, 404 `target_not_found`, 429 `rate_limited`,
-/// other 4xx `upstream_rejected`, everything else `upstream_error`.
-pub fn code_for_status(status: u16) -> ProblemCode {
+/// The kind a vendor HTTP status means when the vendor's own table says nothing more
+/// specific: 401/403 `credentials_refused`, 404 `target_not_found`, 429 `rate_limited`,
+/// other 4xx `rejected`, everything else `vendor_error`.
+pub fn kind_for_status(status: u16) -> ProblemKind {
     match status {
-        401 | 403 => ProblemCode::UpstreamUnauthorized,
-        404 => ProblemCode::TargetNotFound,
-        429 => ProblemCode::RateLimited,
-        400..=499 => ProblemCode::UpstreamRejected,
-        _ => ProblemCode::UpstreamError,
+        401 | 403 => ProblemKind::CredentialsRefused,
+        404 => ProblemKind::TargetNotFound,
+        429 => ProblemKind::RateLimited,
+        400..=499 => ProblemKind::Rejected,
+        _ => ProblemKind::VendorError,
     }
 }
 
@@ -51,7 +51,7 @@ pub fn vendor_map(response: &VendorResponse<'_>) -> Map<String, Value> {
     map
 }
 
-/// A problem for a vendor answer: `code`, the vendor's `message` (and error `code`, when
+/// A problem for a vendor answer: `kind`, the vendor's `message` (and error `code`, when
 /// it has one) in `vendor`, the `detail` naming the backend's words. Passes `Retry-After`
 /// on for 429 and marks 5xx retryable.
 ///
@@ -59,7 +59,7 @@ pub fn vendor_map(response: &VendorResponse<'_>) -> Map<String, Value> {
 /// a 4xx-coded overload that is), use [`problem_with_retry`] instead of overriding
 /// `retryable` afterwards.
 pub fn problem(
-    code: ProblemCode,
+    kind: ProblemKind,
     response: &VendorResponse<'_>,
     vendor_code: Option<&str>,
     vendor_message: Option<&str>,
@@ -67,7 +67,7 @@ pub fn problem(
 ) -> Problem {
     let retryable = response.status >= 500;
     problem_with_retry(
-        code,
+        kind,
         response,
         vendor_code,
         vendor_message,
@@ -84,15 +84,15 @@ pub fn problem(
 /// again with [`Input::Retry`](crate::Input::Retry).
 ///
 /// ```
-/// use sever_plugin_sdk::{vendor, ProblemCode, VendorResponse};
+/// use sever_plugin_sdk::{vendor, ProblemKind, VendorResponse};
 /// let r = VendorResponse { status: 500, headers: &[], body: b"" };
 /// // This vendor's 500 means "refused for good": not worth a retry.
 /// let p = vendor::problem_with_retry(
-///     ProblemCode::UpstreamError, &r, None, None, "refused".into(), false);
+///     ProblemKind::VendorError, &r, None, None, "refused".into(), false);
 /// assert!(!p.retryable);
 /// ```
 pub fn problem_with_retry(
-    code: ProblemCode,
+    kind: ProblemKind,
     response: &VendorResponse<'_>,
     vendor_code: Option<&str>,
     vendor_message: Option<&str>,
@@ -106,8 +106,8 @@ pub fn problem_with_retry(
     if let Some(m) = vendor_message {
         vendor.insert("message".into(), Value::from(m));
     }
-    let mut p = Problem::new(code, detail).with_vendor(vendor);
-    if code == ProblemCode::RateLimited {
+    let mut p = Problem::new(kind, detail).with_vendor(vendor);
+    if kind == ProblemKind::RateLimited {
         p.retry_after = response.header("retry-after").map(str::to_owned);
     }
     p.retryable = retryable;
@@ -130,13 +130,14 @@ pub fn done(response: &VendorResponse<'_>) -> Success {
     }
 }
 
-/// `upstream_error` for an answer whose body is not what this vendor sends (an HTML login
-/// page, a proxy's error, binary): the body's [`excerpt`] goes into `vendor.message` (even
-/// when empty), `detail` is the adapter's words. Retryable as [`problem`] decides (5xx).
+/// [`ProblemKind::Unreadable`] (answered `upstream_error`) for an answer whose body is not
+/// what this vendor sends (an HTML login page, a proxy's error, binary): the body's
+/// [`excerpt`] goes into `vendor.message` (even when empty), `detail` is the adapter's
+/// words. Retryable as [`problem`] decides (5xx).
 pub fn unexpected_body(response: &VendorResponse<'_>, detail: String) -> Problem {
     let excerpt = excerpt(response.body);
     problem(
-        ProblemCode::UpstreamError,
+        ProblemKind::Unreadable,
         response,
         None,
         Some(&excerpt),
@@ -178,13 +179,13 @@ mod tests {
 
     #[test]
     fn status_mapping_follows_the_spec_defaults() {
-        assert_eq!(code_for_status(401), ProblemCode::UpstreamUnauthorized);
-        assert_eq!(code_for_status(403), ProblemCode::UpstreamUnauthorized);
-        assert_eq!(code_for_status(404), ProblemCode::TargetNotFound);
-        assert_eq!(code_for_status(405), ProblemCode::UpstreamRejected);
-        assert_eq!(code_for_status(429), ProblemCode::RateLimited);
-        assert_eq!(code_for_status(503), ProblemCode::UpstreamError);
-        assert_eq!(code_for_status(302), ProblemCode::UpstreamError);
+        assert_eq!(kind_for_status(401), ProblemKind::CredentialsRefused);
+        assert_eq!(kind_for_status(403), ProblemKind::CredentialsRefused);
+        assert_eq!(kind_for_status(404), ProblemKind::TargetNotFound);
+        assert_eq!(kind_for_status(405), ProblemKind::Rejected);
+        assert_eq!(kind_for_status(429), ProblemKind::RateLimited);
+        assert_eq!(kind_for_status(503), ProblemKind::VendorError);
+        assert_eq!(kind_for_status(302), ProblemKind::VendorError);
     }
 
     /// Every test answer carries a `Retry-After` and a request id.
@@ -200,10 +201,10 @@ mod tests {
     #[test]
     fn retry_after_is_passed_on_only_when_rate_limited() {
         let r = response(429, b"");
-        let p = problem(ProblemCode::RateLimited, &r, None, None, "slow down".into());
+        let p = problem(ProblemKind::RateLimited, &r, None, None, "slow down".into());
         assert_eq!(p.retry_after.as_deref(), Some("7"));
         let p = problem_with_retry(
-            ProblemCode::RateLimited,
+            ProblemKind::RateLimited,
             &r,
             None,
             None,
@@ -211,14 +212,7 @@ mod tests {
             false,
         );
         assert_eq!(p.retry_after.as_deref(), Some("7"));
-        let p = problem_with_retry(
-            ProblemCode::UpstreamRejected,
-            &r,
-            None,
-            None,
-            String::new(),
-            false,
-        );
+        let p = problem_with_retry(ProblemKind::Rejected, &r, None, None, String::new(), false);
         assert_eq!(p.retry_after, None);
     }
 
@@ -240,10 +234,10 @@ mod tests {
     fn problem_marks_5xx_retryable_and_problem_with_retry_obeys_the_adapter() {
         for (status, retryable) in [(500, true), (503, true), (499, false), (200, false)] {
             let r = response(status, b"");
-            let p = problem(ProblemCode::UpstreamError, &r, None, None, String::new());
+            let p = problem(ProblemKind::VendorError, &r, None, None, String::new());
             assert_eq!(p.retryable, retryable, "{status}");
         }
-        let (code, detail) = (ProblemCode::UpstreamError, String::from("d"));
+        let (code, detail) = (ProblemKind::VendorError, String::from("d"));
         let r = response(503, b"");
         let p = problem_with_retry(code, &r, Some("C"), Some("m"), detail.clone(), false);
         assert!(!p.retryable);
@@ -265,9 +259,10 @@ mod tests {
     }
 
     #[test]
-    fn unexpected_body_is_an_upstream_error_with_an_excerpt() {
+    fn unexpected_body_is_unreadable_with_an_excerpt() {
         let p = unexpected_body(&response(200, b"<html>\nlogin</html>"), "odd".into());
-        assert_eq!(p.code, ProblemCode::UpstreamError);
+        assert_eq!(p.kind, ProblemKind::Unreadable);
+        assert_eq!(p.kind.canonical_code(), "upstream_error");
         assert!(!p.retryable);
         assert_eq!(p.detail, "odd");
         assert_eq!(

@@ -20,8 +20,21 @@
 //! **Assumed** (say what the vendor's documents do not): closing a closed session is
 //! harmless, so the call is idempotent and may be retried.
 
-// Everything an adapter uses: the trait, the model types, `encode`, `vendor`, `Settings`.
+// Everything an adapter uses: the trait, the model types, `encode`, `vendor`, `settings`.
 use sever_plugin_sdk::prelude::*;
+
+/// The backend's settings, declared once: each field is one key of the backend's
+/// `settings:` map, its doc comment the description `sever plugins` shows. A plain type
+/// is a required key, an `Option<…>` an optional one; `secret` keys are never logged and
+/// always redacted; `check` runs a check on the value. The SDK reads them with every
+/// problem reported at once (unknown keys too) before `new` is called.
+#[derive(Debug, Settings)]
+pub struct TinyhubSettings {
+    /// Tinyhub API key (sent as X-Api-Key)
+    // It travels in a header as it is: visible ASCII only.
+    #[setting(secret, check = settings::visible_ascii)]
+    api_key: String,
+}
 
 /// One configured Tinyhub backend. The host creates one per backend in the config and
 /// shares it between all requests (and threads), so it holds only what settings give.
@@ -79,21 +92,23 @@ impl Tinyhub {
             .json()
             .and_then(|body| body.get("error")?.as_str().map(vendor::clean))
             .unwrap_or_else(|| vendor::excerpt(response.body));
-        // The one vendor-specific mapping; every other status maps by its class.
-        let (code, detail) = match response.status {
+        // What the answer means, as a problem kind (the host answers each kind with one
+        // canonical code). The one vendor-specific mapping; every other status maps by
+        // its class.
+        let (kind, detail) = match response.status {
             404 => (
-                ProblemCode::TargetNotFound,
+                ProblemKind::TargetNotFound,
                 format!("tinyhub has no session for client '{client_id}': {message}"),
             ),
             status => (
-                vendor::code_for_status(status),
+                vendor::kind_for_status(status),
                 format!("tinyhub answered {status}: {message}"),
             ),
         };
         // `vendor::problem` fills `vendor` (status, message), passes `Retry-After` on
         // with 429, and marks 5xx retryable.
         Step::Fail(vendor::problem(
-            code,
+            kind,
             response,
             None,
             Some(&message),
@@ -106,6 +121,8 @@ impl Adapter for Tinyhub {
     // What backends write as `plugin: template`. Lowercase, stable: configs depend on it.
     const NAME: &'static str = "template";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    // The settings type above: the SDK lists its keys in the metadata and reads them.
+    type Settings = TinyhubSettings;
     type Flow = Flow;
 
     /// What `sever plugins` shows and the host checks requests against.
@@ -119,27 +136,16 @@ impl Adapter for Tinyhub {
                 [[TargetField::ClientId]],
                 "POST …/v1/sessions/{client_id}/close: ends the client's session; it may reconnect",
             )],
-            // `secret` marks the key for redaction everywhere.
-            vec![SettingSpec::secret(
-                "api_key",
-                "Tinyhub API key (sent as X-Api-Key)",
-            )],
         )
     }
 
-    /// Validates the settings once, when the backend is created. Every problem is
-    /// reported at once, none of them echoing a secret.
-    fn new(backend: BackendSpec) -> Result<Self, Vec<SettingError>> {
-        let specs = Self::info().settings;
-        // Unknown keys (typos) are errors from the start.
-        let mut settings = Settings::new(&specs, &backend.settings);
-        let api_key = settings.string("api_key");
-        // It travels in a header as is.
-        settings.check_visible_ascii("api_key", &api_key);
-        settings.finish()?;
+    /// Creates the backend from its settings, already read and checked by the SDK. Return
+    /// errors here only for what the settings type cannot check (how two keys fit
+    /// together), each naming its key and never echoing a secret.
+    fn new(backend: Backend<TinyhubSettings>) -> Result<Self, Vec<SettingError>> {
         Ok(Tinyhub {
             url: backend.url,
-            api_key,
+            api_key: backend.settings.api_key,
         })
     }
 

@@ -4,7 +4,7 @@
 //! hashed here and dropped; neither it nor `token_sha256` ever appears in a message.
 
 use serde_yaml::Value;
-use sever_plugin_sdk::Action;
+use sever_plugin_abi::Action;
 use sha2::{Digest, Sha256};
 
 use super::ctx::Ctx;

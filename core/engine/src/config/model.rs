@@ -5,7 +5,7 @@
 //! carry a password) implement `Debug` by hand so that a `{:?}` never prints it.
 
 use serde_json::{Map, Value};
-use sever_plugin_sdk::Action;
+use sever_plugin_abi::Action;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -37,64 +37,54 @@ fn terminate_answers_map_per_the_vendors_table() {
         (
             403,
             error("PERMISSION_DENIED"),
-            ProblemCode::UpstreamUnauthorized,
+            ProblemKind::CredentialsRefused,
             false,
         ),
         (
             404,
             error("GENERAL_ERROR"),
-            ProblemCode::TargetNotFound,
+            ProblemKind::TargetNotFound,
             false,
         ),
         (
             400,
             error("VALUE_INCORRECT_FORMAT"),
-            ProblemCode::UpstreamRejected,
+            ProblemKind::Rejected,
             false,
         ),
-        (
-            409,
-            error("VALUE_DUPLICATE"),
-            ProblemCode::UpstreamRejected,
-            false,
-        ),
-        (
-            503,
-            error("GENERAL_ERROR"),
-            ProblemCode::UpstreamError,
-            true,
-        ),
-        (500, error("MAX_LOAD"), ProblemCode::UpstreamError, true),
+        (409, error("VALUE_DUPLICATE"), ProblemKind::Rejected, false),
+        (503, error("GENERAL_ERROR"), ProblemKind::VendorError, true),
+        (500, error("MAX_LOAD"), ProblemKind::VendorError, true),
         (
             500,
             error("TOO_MANY_CONNECTIONS"),
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             true,
         ),
         (
             400,
             error("OUT_OF_RESOURCES"),
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             true,
         ),
         (
             500,
             error("DATABASE_ERROR"),
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             false,
         ),
         (
             502,
             error("INTRA_SERVICE_COMMUNICATION_ERROR"),
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             false,
         ),
-        (429, error("MAX_LOAD"), ProblemCode::RateLimited, false),
+        (429, error("MAX_LOAD"), ProblemKind::RateLimited, false),
     ];
     for (status, body, code, retryable) in cases {
         let problem = failed(answer(status, &body));
         assert_eq!(
-            (problem.code, problem.retryable),
+            (problem.kind, problem.retryable),
             (code, retryable),
             "{status} {body}"
         );
@@ -112,7 +102,7 @@ fn terminate_answers_map_per_the_vendors_table() {
 #[test]
 fn a_404_names_the_target_and_an_empty_error_body_still_reads_well() {
     let problem = failed(answer(404, ""));
-    assert_eq!(problem.code, ProblemCode::TargetNotFound);
+    assert_eq!(problem.kind, ProblemKind::TargetNotFound);
     assert!(problem.detail.contains(CONNECTION), "{}", problem.detail);
     assert!(
         problem.detail.contains("no error body"),
@@ -130,7 +120,7 @@ fn a_vendor_429_passes_retry_after_on() {
     let (mut flow, _) = through_token(&privx, &connection(), "t", T0);
     let headers = [("retry-after", b"12".as_slice())];
     let problem = failed(privx.resume(&mut flow, response(429, &headers, ""), &env(T0)));
-    assert_eq!(problem.code, ProblemCode::RateLimited);
+    assert_eq!(problem.kind, ProblemKind::RateLimited);
     assert_eq!(problem.retry_after.as_deref(), Some("12"));
 }
 
@@ -138,7 +128,7 @@ fn a_vendor_429_passes_retry_after_on() {
 fn unreadable_2xx_bodies_are_upstream_errors() {
     for body in ["<html><body>login</body></html>", "\u{0}\u{1}binary"] {
         let problem = failed(answer(200, body));
-        assert_eq!(problem.code, ProblemCode::UpstreamError, "{body:?}");
+        assert_eq!(problem.kind, ProblemKind::Unreadable, "{body:?}");
         assert!(!problem.retryable);
     }
 }
@@ -154,7 +144,7 @@ fn token_endpoint_refusals_are_upstream_unauthorized_with_the_oauth_error() {
         let (mut flow, _) = privx.start(&connection(), &env(T0));
         let body = json!({"error": error, "error_description": description}).to_string();
         let problem = failed(privx.resume(&mut flow, response(status, &[], &body), &env(T0)));
-        assert_eq!(problem.code, ProblemCode::UpstreamUnauthorized, "{status}");
+        assert_eq!(problem.kind, ProblemKind::CredentialsRefused, "{status}");
         let vendor = problem.vendor.unwrap();
         assert_eq!(vendor["status"], status);
         assert_eq!(vendor["code"], error);
@@ -169,34 +159,29 @@ fn token_endpoint_refusals_are_upstream_unauthorized_with_the_oauth_error() {
 fn other_token_endpoint_answers_map_by_status() {
     // (status, body, code, retryable)
     let cases = [
-        (200, "<html>sso</html>", ProblemCode::UpstreamError, false),
+        (200, "<html>sso</html>", ProblemKind::Unreadable, false),
         (
             200,
             r#"{"token_type":"bearer"}"#,
-            ProblemCode::UpstreamError,
+            ProblemKind::Unreadable,
             false,
         ),
-        (503, "", ProblemCode::UpstreamError, true),
+        (503, "", ProblemKind::VendorError, true),
         (
             500,
             r#"{"error":"server_error"}"#,
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             true,
         ),
-        (429, "", ProblemCode::RateLimited, false),
-        (
-            404,
-            "404 page not found",
-            ProblemCode::UpstreamRejected,
-            false,
-        ),
+        (429, "", ProblemKind::RateLimited, false),
+        (404, "404 page not found", ProblemKind::Rejected, false),
     ];
     for (status, body, code, retryable) in cases {
         let privx = privx();
         let (mut flow, _) = privx.start(&connection(), &env(T0));
         let problem = failed(privx.resume(&mut flow, response(status, &[], body), &env(T0)));
         assert_eq!(
-            (problem.code, problem.retryable),
+            (problem.kind, problem.retryable),
             (code, retryable),
             "{status} {body}"
         );

@@ -34,7 +34,7 @@ fn settings() -> serde_json::Map<String, Value> {
 }
 
 fn privx() -> Privx {
-    Privx::new(BackendSpec {
+    sever_plugin_sdk::create::<Privx>(&BackendSpec {
         name: "privx-prod".into(),
         url: "https://privx.local:8443/base".into(),
         settings: settings(),
@@ -248,7 +248,7 @@ fn a_401_fetches_one_new_token_and_retries_once_then_is_upstream_unauthorized() 
     assert_eq!(bearer(&retry), Some("tok-new"));
 
     let problem = failed(privx.resume(&mut flow, response(401, &[], refused), &env(T0 + 3)));
-    assert_eq!(problem.code, ProblemCode::UpstreamUnauthorized);
+    assert_eq!(problem.kind, ProblemKind::CredentialsRefused);
     assert!(!problem.retryable);
     let vendor = problem.vendor.unwrap();
     assert_eq!(vendor["status"], 401);
@@ -316,7 +316,7 @@ fn ids_that_are_not_uuids_are_refused_before_any_call() {
         for id in bad {
             let (_, step) = privx.start(&terminate(field, id), &env(T0));
             let problem = failed(step);
-            assert_eq!(problem.code, ProblemCode::InvalidRequest, "{id}");
+            assert_eq!(problem.kind, ProblemKind::InvalidTarget, "{id}");
             assert!(
                 problem.detail.contains(field.as_str()),
                 "{}",
@@ -360,7 +360,7 @@ fn a_retry_plans_again_from_the_cache() {
 
 #[test]
 fn the_plugin_declares_terminate_by_one_of_three_ids_and_two_secrets() {
-    let info = Privx::info();
+    let info = sever_plugin_sdk::info::<Privx>();
     let spec = info.action(Action::Terminate).unwrap();
     assert_eq!(
         spec.target_sets,
@@ -387,7 +387,7 @@ fn the_plugin_declares_terminate_by_one_of_three_ids_and_two_secrets() {
 
 #[test]
 fn settings_errors_name_every_key_and_never_echo_a_secret() {
-    let errors = Privx::new(BackendSpec {
+    let errors = sever_plugin_sdk::create::<Privx>(&BackendSpec {
         name: "x".into(),
         url: "http://h".into(),
         settings: json!({

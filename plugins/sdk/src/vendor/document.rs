@@ -1,8 +1,8 @@
 //! Vendors that answer errors with RFC 7807 / RFC 9457 problem documents.
 
 use super::{clean, excerpt, problem};
-use crate::model::{Problem, ProblemCode, VendorResponse};
 use serde_json::{Map, Value};
+use sever_plugin_abi::{Problem, ProblemKind, VendorResponse};
 
 /// The members of an RFC 7807 (RFC 9457) problem document a vendor answered with
 /// (`{"type", "title", "detail", "status", "instance"}`), each made safe with
@@ -15,14 +15,14 @@ use serde_json::{Map, Value};
 ///
 /// ```
 /// use sever_plugin_sdk::vendor::ProblemDocument;
-/// use sever_plugin_sdk::{ProblemCode, VendorResponse};
+/// use sever_plugin_sdk::{ProblemKind, VendorResponse};
 ///
 /// let body = br#"{"type":"about:blank","title":"Not Found","detail":"no client 'c'","status":404}"#;
 /// let response = VendorResponse { status: 404, headers: &[], body };
 /// let document = ProblemDocument::read(response.body);
 /// let said = document.message().unwrap_or_default();
 /// let problem = document.into_problem(
-///     ProblemCode::TargetNotFound,
+///     ProblemKind::TargetNotFound,
 ///     &response,
 ///     format!("the vendor has no client 'c': {said}"),
 /// );
@@ -118,7 +118,7 @@ impl ProblemDocument {
     /// by [`ProblemDocument::add_to`].
     pub fn into_problem(
         self,
-        code: ProblemCode,
+        code: ProblemKind,
         response: &VendorResponse<'_>,
         detail: String,
     ) -> Problem {
@@ -183,7 +183,7 @@ mod tests {
             body,
         };
         let p = ProblemDocument::read(body).into_problem(
-            ProblemCode::UpstreamError,
+            ProblemKind::VendorError,
             &response,
             "d".into(),
         );

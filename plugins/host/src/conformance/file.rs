@@ -2,9 +2,9 @@
 //! make a mistake in it an error naming the case instead of a confusing failure.
 
 use super::matcher::Matcher;
-use crate::model::{Action, BackendSpec, Env, ProblemCode, Request, Target};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sever_plugin_abi::{Action, BackendSpec, Env, ProblemKind, Request, StepKind, Target};
 use std::collections::BTreeMap;
 
 /// The clock every call sees unless the file or a case says otherwise:
@@ -216,6 +216,8 @@ pub(crate) struct StepSpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct RequestExpect {
+    /// The exchange's kind (`http`, the default): what the rest of `expect` describes.
+    pub(crate) kind: Option<String>,
     pub(crate) method: Option<String>,
     pub(crate) url: Option<Matcher>,
     /// By name, case-insensitive; the first header of that name is compared.
@@ -270,7 +272,11 @@ impl ResponseSpec {
 pub(crate) enum Ending {
     Done,
     Accepted,
-    Problem(ProblemCode),
+    /// A problem of exactly this kind (`unreadable`, `credentials_refused`…).
+    Kind(ProblemKind),
+    /// A problem of any kind Sever answers with this canonical code (`upstream_error`:
+    /// `vendor_error` or `unreadable`).
+    Code(&'static str),
 }
 
 impl Ending {
@@ -278,9 +284,43 @@ impl Ending {
         match text {
             "done" => Ok(Ending::Done),
             "accepted" => Ok(Ending::Accepted),
-            other => ProblemCode::parse(other).map(Ending::Problem).ok_or_else(|| {
-                format!("outcome {other:?} is not `done`, `accepted` or a problem code (`target_not_found`, `upstream_error`…)")
-            }),
+            other => {
+                if let Some(kind) = ProblemKind::parse(other) {
+                    return Ok(Ending::Kind(kind));
+                }
+                ProblemKind::ALL
+                    .iter()
+                    .map(|k| k.canonical_code())
+                    .find(|code| *code == other)
+                    .map(Ending::Code)
+                    .ok_or_else(|| {
+                        format!(
+                            "outcome {other:?} is not `done`, `accepted`, a problem kind \
+                             (`target_not_found`, `unreadable`…) or the canonical code of one \
+                             (`upstream_error`…)"
+                        )
+                    })
+            }
+        }
+    }
+
+    /// True when a problem of `kind` ends the flow as expected (`self` is a problem).
+    pub(crate) fn accepts(self, kind: ProblemKind) -> bool {
+        match self {
+            Ending::Kind(expected) => kind == expected,
+            Ending::Code(code) => kind.canonical_code() == code,
+            Ending::Done | Ending::Accepted => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Done => f.write_str("done"),
+            Ending::Accepted => f.write_str("accepted"),
+            Ending::Kind(kind) => write!(f, "problem {kind}"),
+            Ending::Code(code) => write!(f, "problem {code}"),
         }
     }
 }
@@ -376,6 +416,17 @@ fn flow<'a>(
             }
             _ => {}
         }
+        if let Some(kind) = &step.expect.kind {
+            let known = StepKind::ALL
+                .into_iter()
+                .filter(|k| !matches!(k, StepKind::Done | StepKind::Fail))
+                .find(|k| k.as_str() == kind);
+            if known.is_none() {
+                return Err(format!(
+                    "step {n}: `expect.kind` {kind:?} is not an exchange kind (http)"
+                ));
+            }
+        }
         if step.expect.json.is_some() && !step.expect.form.is_empty() {
             return Err(format!("step {n}: `expect` has both `json` and `form`"));
         }
@@ -383,7 +434,7 @@ fn flow<'a>(
             EnvSpec::default().patched(Some(env)).to_env()?;
         }
     }
-    if !matches!(ending, Ending::Problem(_))
+    if matches!(ending, Ending::Done | Ending::Accepted)
         && (parts.detail.is_some() || parts.retryable.is_some() || parts.retry_after.is_some())
     {
         return Err(format!(
@@ -403,88 +454,5 @@ fn flow<'a>(
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn env_parts_are_inherited_and_random_is_a_byte_or_hex() {
-        let file = EnvSpec {
-            unix_ms: Some(5),
-            random: Some(RandomSpec::Fill(1)),
-        };
-        let case = EnvSpec {
-            unix_ms: Some(9),
-            random: None,
-        };
-        let env = file.patched(Some(&case)).to_env().unwrap();
-        assert_eq!((env.unix_ms, env.random), (9, [1; 32]));
-        let hex = "00".repeat(31) + "ff";
-        let env = EnvSpec {
-            unix_ms: None,
-            random: Some(RandomSpec::Hex(hex)),
-        }
-        .to_env()
-        .unwrap();
-        assert_eq!(env.unix_ms, DEFAULT_UNIX_MS);
-        assert_eq!(env.random[31], 0xff);
-        assert!(EnvSpec {
-            unix_ms: None,
-            random: Some(RandomSpec::Hex("zz".into()))
-        }
-        .to_env()
-        .is_err());
-    }
-
-    #[test]
-    fn a_backend_patch_replaces_and_removes_settings() {
-        let base = BackendSpec {
-            name: "b".into(),
-            url: "http://h".into(),
-            settings: serde_json::json!({"a": 1, "b": 2})
-                .as_object()
-                .unwrap()
-                .clone(),
-        };
-        let patch: BackendPatch =
-            serde_yaml::from_str("settings: {a: null, c: x}\nurl: http://other").unwrap();
-        let spec = patch.apply(&base);
-        assert_eq!(spec.url, "http://other");
-        assert_eq!(
-            spec.settings,
-            *serde_json::json!({"b": 2, "c": "x"}).as_object().unwrap()
-        );
-    }
-
-    #[test]
-    fn outcomes_are_done_accepted_or_a_problem_code() {
-        assert_eq!(Ending::parse("done"), Ok(Ending::Done));
-        assert_eq!(
-            Ending::parse("target_not_found"),
-            Ok(Ending::Problem(ProblemCode::TargetNotFound))
-        );
-        assert!(Ending::parse("target-not-found")
-            .unwrap_err()
-            .contains("problem code"));
-    }
-
-    #[test]
-    fn mistakes_in_a_case_are_named() {
-        let case: Case = serde_yaml::from_str(
-            "name: x\nrequest: {action: disconnect, target: {client_id: c}}\noutcome: done\n\
-             detail: {contains: y}",
-        )
-        .unwrap();
-        let error = case.flows(&EnvSpec::default()).unwrap_err();
-        assert!(error.contains("describe a problem"), "{error}");
-        let case: Case = serde_yaml::from_str(
-            "name: x\nrequest: {action: disconnect, target: {client_id: c}}\noutcome: done\n\
-             steps: [{expect: {method: GET}}]",
-        )
-        .unwrap();
-        let error = case.flows(&EnvSpec::default()).unwrap_err();
-        assert_eq!(error, "step 1 needs `respond` or `retry`");
-        let unknown = serde_yaml::from_str::<Case>("name: x\nrequst: {}").unwrap_err();
-        assert!(unknown.to_string().contains("requst"), "{unknown}");
-    }
-}
+#[path = "file_tests.rs"]
+mod tests;

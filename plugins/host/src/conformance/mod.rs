@@ -9,14 +9,14 @@
 //! ```toml
 //! # Cargo.toml
 //! [dev-dependencies]
-//! sever-plugin-sdk = { workspace = true, features = ["conformance"] }
+//! sever-plugin-host = { workspace = true }
 //! ```
 //!
 //! ```ignore
 //! // tests/conformance.rs
 //! #[test]
 //! fn conformance_cases_pass_against_the_built_library() {
-//!     sever_plugin_sdk::conformance::run(env!("CARGO_MANIFEST_DIR"), env!("CARGO_PKG_NAME"));
+//!     sever_plugin_host::conformance::run(env!("CARGO_MANIFEST_DIR"), env!("CARGO_PKG_NAME"));
 //! }
 //! ```
 //!
@@ -71,7 +71,8 @@
 //! **A step** is one vendor call: `expect` (what the plugin must plan) and either
 //! `respond` (`status`, `headers`, and `json` or `body`) or `retry: n` (the host asks the
 //! plugin to plan the call again, attempt `n`); optional `env` for the `resume` after it.
-//! `expect` compares only what it lists: `method`; `url`; `headers` (by name, ignoring
+//! `expect` compares only what it lists: `kind` (the exchange's kind, `http` by default);
+//! `method`; `url`; `headers` (by name, ignoring
 //! case); `body` (raw) or `json` (parsed, compared whole, differences listed by JSON
 //! pointer) or `form` (an `application/x-www-form-urlencoded` body, by parameter);
 //! `idempotent`; `share`; `purpose`; `timeout_ms`; `redact` (strings that must be listed).
@@ -88,14 +89,14 @@
 //! `$SEVER_CONFORMANCE_LIBRARY` when set (any path: a release build, an installed `.so`);
 //! otherwise `lib<stem>.so` next to the running test binary (`<target>/<profile>/deps`,
 //! then `<target>/<profile>`), where `cargo test` has just built it. A missing library, or
-//! one older than the adapter's or the SDK's sources, is an error that says to build it.
+//! one older than the adapter's sources (or, in Sever's workspace, the SDK's and the ABI's), is an error that says to build it.
 
 mod file;
 mod library;
 mod matcher;
 mod runner;
 
-use crate::host::LoadError;
+use crate::LoadError;
 use file::CaseFile;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -321,11 +322,18 @@ pub fn library_path(
         });
     };
     let built = modified(&path).unwrap_or(SystemTime::UNIX_EPOCH);
-    let sources = [
-        manifest_dir.join("src"),
+    // What the library is built from: the adapter's files that rustc read for it (its
+    // dep-info, so that test-only modules, which never rebuild the library, do not count),
+    // or else its whole `src`; and (inside Sever's own workspace) the SDK and ABI crates
+    // beside this one. Paths that do not exist are skipped.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = dep_info_sources(&path, stem, manifest_dir)
+        .unwrap_or_else(|| vec![manifest_dir.join("src")]);
+    sources.extend([
         manifest_dir.join("Cargo.toml"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-    ];
+        here.join("../sdk/src"),
+        here.join("../abi/src"),
+    ]);
     if let Some(newer) = sources.iter().find_map(|s| newer_file(s, built)) {
         return Err(ConformanceError::Stale {
             path,
@@ -334,6 +342,27 @@ pub fn library_path(
         });
     }
     Ok(path)
+}
+
+/// The source files rustc read to build `library`, from the dep-info file it wrote beside
+/// it (`<stem>.d`, a make rule per output: `<output>: <source> <source> …`). Relative
+/// paths are relative to the folder rustc ran in: the workspace root, one of the adapter's
+/// folder's ancestors.
+fn dep_info_sources(library: &Path, stem: &str, manifest_dir: &Path) -> Option<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(library.with_file_name(format!("{stem}.d"))).ok()?;
+    let target = format!("{}:", library.display());
+    let line = text.lines().find(|l| l.starts_with(&target))?;
+    let files: Vec<&str> = line[target.len()..].split_whitespace().collect();
+    let first = Path::new(files.first()?);
+    let root = if first.is_absolute() {
+        PathBuf::new()
+    } else {
+        manifest_dir
+            .ancestors()
+            .find(|dir| dir.join(first).is_file())?
+            .to_path_buf()
+    };
+    Some(files.iter().map(|f| root.join(f)).collect())
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

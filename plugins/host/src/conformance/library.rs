@@ -1,4 +1,4 @@
-//! The library under test, opened through the SDK's plugin host ([`crate::host`]): the
+//! The library under test, opened through the host's own loader ([`crate::load_file`]): the
 //! checks Sever's own loader performs (magic, ABI version, descriptor size, unwinding
 //! panics, names, metadata) and the calls through the function table are Sever's own.
 //!
@@ -6,13 +6,13 @@
 //! practice): the handle is leaked for the life of the test process.
 
 use super::ConformanceError;
-use crate::host::{self, Plugin};
+use crate::Plugin;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Opens and checks a plugin library, which must be the plugin the case file describes.
 pub(crate) fn open(path: &Path, expected: &str) -> Result<Arc<Plugin>, ConformanceError> {
-    let plugin = host::load_file(path)?;
+    let plugin = crate::load_file(path)?;
     if plugin.name() != expected {
         return Err(ConformanceError::WrongPlugin {
             path: plugin.path().to_owned(),
@@ -27,7 +27,7 @@ pub(crate) fn open(path: &Path, expected: &str) -> Result<Arc<Plugin>, Conforman
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::host::LoadError;
+    use crate::LoadError;
 
     #[test]
     fn a_library_that_does_not_load_is_refused_with_the_hosts_message() {

@@ -3,11 +3,11 @@
 
 use super::file::{Case, CaseFile, Ending, Flow, RequestExpect, StepSpec};
 use super::matcher::{form_params, json_diff, shown, subset_diff, Matcher};
-use crate::host::{Flow as Running, Instance, InstanceError, Plugin, PluginFault, Resume};
-use crate::model::{
+use crate::{Flow as Running, Instance, InstanceError, Plugin, PluginFault, Resume};
+use serde_json::{Map, Value};
+use sever_plugin_abi::{
     ActionSpec, PluginInfo, Problem, Request, Step, Success, Target, TargetField, VendorRequest,
 };
-use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Runs a case; the result lists the differences (empty when the case passes).
@@ -61,7 +61,7 @@ fn settings_errors(
     info: &PluginInfo,
     settings: &Map<String, Value>,
     expected: &[String],
-    errors: Option<Vec<crate::model::SettingError>>,
+    errors: Option<Vec<sever_plugin_abi::SettingError>>,
 ) -> Vec<String> {
     let Some(errors) = errors else {
         return vec![format!(
@@ -222,7 +222,7 @@ fn run_flow(info: &PluginInfo, instance: &Instance, flow: &Flow<'_>) -> Vec<Stri
 fn resume(
     running: &mut Running<'_>,
     step: &StepSpec,
-    env: &crate::model::Env,
+    env: &sever_plugin_abi::Env,
 ) -> Result<Step, PluginFault> {
     match (&step.respond, step.retry) {
         (Some(response), _) => {
@@ -249,6 +249,14 @@ fn resume(
 /// Every difference between the expected and the planned vendor request.
 fn request_diff(expect: &RequestExpect, sent: &VendorRequest) -> Vec<String> {
     let mut out = Vec::new();
+    // What `sent` is: the one exchange kind of this ABI version.
+    let kind = sever_plugin_abi::StepKind::Http.as_str();
+    if let Some(expected) = expect.kind.as_deref().filter(|k| *k != kind) {
+        out.push(format!(
+            "kind: expected a {expected} exchange, got a {kind} one"
+        ));
+        return out;
+    }
     let mut check = |what: &str, matcher: &Matcher, actual: Option<&str>| {
         if !matcher.accepts(actual) {
             out.push(format!("{what}: expected {matcher}, got {}", shown(actual)));
@@ -338,14 +346,9 @@ fn outcome_diff(flow: &Flow<'_>, step: &Step) -> Vec<String> {
             compact(&Step::Send(sent.clone()))
         )],
         (Ending::Done | Ending::Accepted, Step::Done(success)) => success_diff(flow, success),
-        (Ending::Problem(_), Step::Fail(problem)) => problem_diff(flow, problem),
+        (Ending::Kind(_) | Ending::Code(_), Step::Fail(problem)) => problem_diff(flow, problem),
         (expected, actual) => vec![format!(
-            "outcome: expected {}, got {}",
-            match expected {
-                Ending::Done => "done".to_owned(),
-                Ending::Accepted => "accepted".to_owned(),
-                Ending::Problem(code) => format!("problem {code}"),
-            },
+            "outcome: expected {expected}, got {}",
             compact(actual)
         )],
     }
@@ -382,13 +385,15 @@ fn success_diff(flow: &Flow<'_>, success: &Success) -> Vec<String> {
 
 fn problem_diff(flow: &Flow<'_>, problem: &Problem) -> Vec<String> {
     let mut out = Vec::new();
-    if let Ending::Problem(code) = flow.ending {
-        if problem.code != code {
-            out.push(format!(
-                "outcome: expected problem {code}, got problem {}",
-                problem.code
-            ));
-        }
+    if !matches!(flow.ending, Ending::Done | Ending::Accepted) && !flow.ending.accepts(problem.kind)
+    {
+        let (kind, code) = (problem.kind.as_str(), problem.kind.canonical_code());
+        let got = if kind == code {
+            format!("problem {kind}")
+        } else {
+            format!("problem {kind} (answered {code})")
+        };
+        out.push(format!("outcome: expected {}, got {got}", flow.ending));
     }
     if let Some(vendor) = flow.vendor {
         let empty = Map::new();
