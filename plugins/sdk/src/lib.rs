@@ -58,7 +58,8 @@
 //! [`ActionSpec::new`]; for settings, [`settings`] (the derive, value types, checks, a
 //! choice of auth options); for `new` in tests, [`create`]; for planning calls, [`encode`]
 //! (URL segments, header checks, HTTP Basic credentials); for reading answers, [`vendor`]
-//! (status mapping, problems with the vendor's words, RFC 7807 documents, lenient JSON).
+//! (status mapping, problems with the vendor's words, RFC 7807 documents, lenient JSON);
+//! for list-then-act flows over several pages, [`paging`].
 //!
 //! The ABI itself (for the curious, and for authors in other languages) is the
 //! `sever-plugin-abi` crate, re-exported as [`abi`], and `docs/plugin-abi.md`.
@@ -70,6 +71,7 @@ mod adapter;
 pub mod encode;
 #[doc(hidden)]
 pub mod export;
+pub mod paging;
 pub mod settings;
 pub mod vendor;
 
@@ -87,6 +89,7 @@ pub use sever_plugin_abi::{
 pub mod prelude {
     pub use crate::encode;
     pub use crate::export_plugin;
+    pub use crate::paging;
     pub use crate::settings::{self, Settings};
     pub use crate::vendor;
     pub use crate::{
