@@ -21,7 +21,10 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::json;
 use sever_tests::broker::Broker;
 use sever_tests::sim::{AlibabaSim, AlibabaSimConfig};
+use sever_tests::sim::{AwsIotSim, AwsIotSimConfig};
 use sever_tests::sim::{CedaloSim, SimConfig};
+use sever_tests::sim::{EmqxSim, EmqxSimConfig};
+use sever_tests::sim::{HivemqSim, HivemqSimConfig};
 use sever_tests::sim::{IudxSim, IudxSimConfig};
 use sever_tests::sim::{NexusSim, NexusSimConfig};
 use sever_tests::sim::{PrivxSim, PrivxSimConfig};
@@ -76,6 +79,54 @@ enum Vendor {
         /// Seconds the simulator's clock runs ahead of this machine's (negative: behind).
         #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
         clock_offset: i64,
+    },
+    /// EMQX 5: DELETE /api/v5/clients/{id}, paged GET /api/v5/clients?username=, bulk kick.
+    Emqx {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18083")]
+        listen: SocketAddr,
+        /// The API key callers must send (HTTP Basic user).
+        #[arg(long, default_value = "sever")]
+        api_key: String,
+        /// The API key's secret.
+        #[arg(long, env = "EMQX_API_SECRET", hide_env_values = true)]
+        api_secret: String,
+        /// A client connected at start, as CLIENT_ID:USERNAME (repeat for more).
+        #[arg(long = "client")]
+        clients: Vec<String>,
+    },
+    /// HiveMQ REST API: DELETE …/clients/{id}/connection and DELETE …/clients/{id}.
+    Hivemq {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18888")]
+        listen: SocketAddr,
+        /// REST API user (ESE Basic auth; without it the API has no auth).
+        #[arg(long)]
+        username: Option<String>,
+        /// REST API password.
+        #[arg(long, env = "HIVEMQ_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// A client connected at start (repeat for more).
+        #[arg(long = "client")]
+        clients: Vec<String>,
+    },
+    /// AWS IoT Core data plane: DELETE /connections/{id}, Signature V4 verified.
+    AwsIot {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18443")]
+        listen: SocketAddr,
+        /// Region requests must be scoped to.
+        #[arg(long, default_value = "eu-west-1")]
+        region: String,
+        /// The access key id callers must sign with.
+        #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+        access_key_id: String,
+        /// The secret access key callers must sign with.
+        #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+        secret_access_key: String,
+        /// A client connected at start (repeat for more).
+        #[arg(long = "client")]
+        clients: Vec<String>,
     },
     /// PrivX: OAuth2 token endpoint (password grant) and connection-manager terminate.
     Privx {
@@ -310,6 +361,82 @@ fn main() {
             amqp_connection,
             mqtt_client,
         } => rabbitmq(&user, &password, &amqp_connection, &mqtt_client),
+        Vendor::Emqx {
+            listen,
+            api_key,
+            api_secret,
+            clients,
+        } => {
+            let mut config = EmqxSimConfig::new(&api_key, &api_secret);
+            for client in &clients {
+                let Some((id, user)) = client.split_once(':') else {
+                    fail("--client takes CLIENT_ID:USERNAME");
+                };
+                config = config.with_client(id, user);
+            }
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = EmqxSim::try_start(config)
+                .unwrap_or_else(|err| fail(&format!("cannot listen on {listen}: {err}")));
+            println!(
+                "emqx simulator on {} (API key {api_key}, clients: {})",
+                sim.url(),
+                sim.connected_clients().join(", ")
+            );
+            loop {
+                std::thread::park();
+            }
+        }
+        Vendor::Hivemq {
+            listen,
+            username,
+            password,
+            clients,
+        } => {
+            let mut config = HivemqSimConfig::default();
+            if let (Some(user), Some(pass)) = (&username, &password) {
+                config = config.with_user(user, pass);
+            }
+            for client in &clients {
+                config = config.with_client(client);
+            }
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = HivemqSim::try_start(config)
+                .unwrap_or_else(|err| fail(&format!("cannot listen on {listen}: {err}")));
+            println!(
+                "hivemq simulator on {} (auth: {}, clients: {})",
+                sim.url(),
+                username.as_deref().unwrap_or("none"),
+                sim.connected_clients().join(", ")
+            );
+            loop {
+                std::thread::park();
+            }
+        }
+        Vendor::AwsIot {
+            listen,
+            region,
+            access_key_id,
+            secret_access_key,
+            clients,
+        } => {
+            let mut config = AwsIotSimConfig::new(&region, &access_key_id, &secret_access_key)
+                .with_clients(clients.iter().map(String::as_str));
+            config.listen = listen;
+            config.echo_calls = true;
+            let sim = AwsIotSim::try_start(config)
+                .unwrap_or_else(|err| fail(&format!("cannot listen on {listen}: {err}")));
+            println!(
+                "aws-iot simulator on {} (region {region}, access key {access_key_id}, \
+                 clients: {})",
+                sim.url(),
+                sim.connected_clients().join(", ")
+            );
+            loop {
+                std::thread::park();
+            }
+        }
         Vendor::Nexus {
             listen,
             tenant,

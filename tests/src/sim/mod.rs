@@ -18,18 +18,24 @@
 //! and its simulator is `Sim<ThatVendor>` (e.g. [`CedaloSim`] is `Sim<Cedalo>`).
 
 pub mod alibaba;
+pub mod aws_iot;
 mod calls;
 pub mod cedalo;
+pub mod emqx;
 mod faults;
+pub mod hivemq;
 pub mod iudx;
 pub mod nexus;
 pub mod privx;
 mod server;
 
 pub use alibaba::{AlibabaCall, AlibabaFault, AlibabaSim, AlibabaSimConfig};
+pub use aws_iot::{AwsIotSim, AwsIotSimConfig};
 pub use calls::RecordedCall;
 pub use cedalo::{CedaloSim, SimConfig};
+pub use emqx::{EmqxSim, EmqxSimConfig};
 pub use faults::{Canned, Fault};
+pub use hivemq::{HivemqSim, HivemqSimConfig};
 pub use iudx::{IudxSim, IudxSimConfig};
 pub use nexus::{NexusSim, NexusSimConfig};
 pub use privx::{PrivxSim, PrivxSimConfig};
