@@ -34,6 +34,8 @@ const HEADERS: &[&str] = &[
     "www-authenticate",
     "content-length",
     "location",
+    "x-amzn-errortype",
+    "x-amzn-requestid",
 ];
 /// Content types the adapters tell apart.
 const CONTENT_TYPES: &[&str] = &[
