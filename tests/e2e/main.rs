@@ -11,10 +11,13 @@
 mod common;
 
 mod alibaba;
+mod aws_iot;
 mod c_plugin;
 mod cedalo;
+mod emqx;
 mod fanout;
 mod faults;
+mod hivemq;
 mod idempotency;
 mod idempotency_store;
 mod identifiers;

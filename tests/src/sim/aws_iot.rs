@@ -189,7 +189,14 @@ impl Vendor for AwsIot {
 
     fn serve(&self, call: Call<'_>) -> Response {
         let answer = self.delete_connection(&call);
-        self.respond(answer)
+        let response = self.respond(answer);
+        // A fault's vendor error carries its `Retry-After` when it is what was answered.
+        match &call.error {
+            Some(canned) if canned.status == response.status().as_u16() => {
+                canned.headers_onto(response)
+            }
+            _ => response,
+        }
     }
 
     fn calls_cleared(&self) {
