@@ -12,7 +12,9 @@
 //! - `answer/{json-value,typed}`: the canonical success body from a `json!` value made text
 //!   (the old way) and as the API writes it now, from a typed struct (the same bytes);
 //! - `signature/alibaba`: Alibaba's RPC signature V1 alone (canonical query, string to
-//!   sign, HMAC-SHA1, Base64);
+//!   sign, HMAC-SHA1, Base64); `signature/aws-sigv4`: AWS Signature V4 alone, through the
+//!   `aws-iot` adapter's signer (`aws-sigv4`), and `translate/aws-iot/static`, the whole
+//!   path of a signed `DeleteConnection` (`translate/aws.rs`);
 //! - `translate/{cedalo,alibaba}/{static,dynamic}`: the whole path — parse, fit, the
 //!   plugin's request, plan (first ABI crossing), resume with the canned answer (second
 //!   crossing), and the canonical answer body as the API writes it.
@@ -28,6 +30,9 @@
 //! `cargo bench -p sever-benches --bench translate` (criterion reports medians; compare the
 //! rows of one run). `-- --allocs` prints the allocation table and exits.
 #![allow(clippy::unwrap_used)]
+
+#[path = "translate/aws.rs"]
+mod aws;
 
 use criterion::{criterion_group, Criterion};
 use serde_json::json;
@@ -267,6 +272,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("signature/alibaba", |b| {
         b.iter(|| signature::signature("POST", black_box(SIGNED_PARAMETERS), ALIBABA_SECRET))
     });
+    aws::bench(c, &headers);
 
     let rows = [
         (
@@ -381,6 +387,7 @@ fn report_allocations() {
             allocations(|| signature::signature("POST", SIGNED_PARAMETERS, ALIBABA_SECRET)),
         ),
     ];
+    let rows = rows.into_iter().chain(aws::allocation_rows());
     println!(
         "{:<28} {:>8} {:>8}",
         "allocations per call", "count", "bytes"
