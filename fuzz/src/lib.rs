@@ -34,6 +34,10 @@ const HEADERS: &[&str] = &[
     "www-authenticate",
     "content-length",
     "location",
+    "request-id",
+    "x-okta-request-id",
+    "x-rate-limit-reset",
+    "date",
 ];
 /// Content types the adapters tell apart.
 const CONTENT_TYPES: &[&str] = &[

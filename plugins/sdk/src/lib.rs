@@ -58,7 +58,9 @@
 //! [`ActionSpec::new`]; for settings, [`settings`] (the derive, value types, checks, a
 //! choice of auth options); for `new` in tests, [`create`]; for planning calls, [`encode`]
 //! (URL segments, header checks, HTTP Basic credentials); for reading answers, [`vendor`]
-//! (status mapping, problems with the vendor's words, RFC 7807 documents, lenient JSON).
+//! (status mapping, problems with the vendor's words, RFC 7807 documents, lenient JSON,
+//! throttling waits); for OAuth2 bearer tokens, [`token`] (cached, single-flighted,
+//! refreshed on a 401; signed client assertions with the `client-assertion` feature).
 //!
 //! The ABI itself (for the curious, and for authors in other languages) is the
 //! `sever-plugin-abi` crate, re-exported as [`abi`], and `docs/plugin-abi.md`.
@@ -71,6 +73,7 @@ pub mod encode;
 #[doc(hidden)]
 pub mod export;
 pub mod settings;
+pub mod token;
 pub mod vendor;
 
 /// The ABI crate: `#[repr(C)]` types, constants and the messages they carry.

@@ -20,18 +20,25 @@
 pub mod alibaba;
 mod calls;
 pub mod cedalo;
+pub mod entra;
 mod faults;
 pub mod iudx;
+pub mod keycloak;
 pub mod nexus;
+mod oauth;
+pub mod okta;
 pub mod privx;
 mod server;
 
 pub use alibaba::{AlibabaCall, AlibabaFault, AlibabaSim, AlibabaSimConfig};
 pub use calls::RecordedCall;
 pub use cedalo::{CedaloSim, SimConfig};
+pub use entra::{EntraSim, EntraSimConfig};
 pub use faults::{Canned, Fault};
 pub use iudx::{IudxSim, IudxSimConfig};
+pub use keycloak::{KeycloakSim, KeycloakSimConfig};
 pub use nexus::{NexusSim, NexusSimConfig};
+pub use okta::{OktaSim, OktaSimConfig};
 pub use privx::{PrivxSim, PrivxSimConfig};
 
 use std::fmt::Debug;
