@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use super::{jwt, Okta, Revocation, MANAGE_USERS};
 use crate::sim::oauth::{self, credentials, field, media_type, oauth_error, parse_form, FORM};
@@ -46,7 +46,8 @@ impl Okta {
             format!("XkQ{:08}AbC", org.answers)
         };
         let now = SystemTime::now();
-        let reset = now_s() + reset_in_s;
+        // From the same instant as `Date`: reset − Date is exactly `reset_in_s`.
+        let reset = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) + reset_in_s;
         let headers = response.headers_mut();
         let pairs = [
             ("x-okta-request-id", id),
