@@ -105,7 +105,7 @@ pub(crate) fn from_settings(
                 "okta",
                 endpoint,
                 Grant::ClientCredentials,
-                ClientAuth::Assertion(signer),
+                ClientAuth::assertion(signer),
             )
             .scope(&scopes)
             .credentials_noun("the service app's client assertion")

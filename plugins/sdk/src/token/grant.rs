@@ -59,7 +59,7 @@ pub enum ClientAuth {
     /// A JWT signed with the client's private key (`private_key_jwt`), signed afresh for
     /// every token request.
     #[cfg(feature = "client-assertion")]
-    Assertion(super::ClientAssertion),
+    Assertion(Box<super::ClientAssertion>),
 }
 
 // By hand: secrets are never printed.
@@ -93,6 +93,12 @@ impl ClientAuth {
             secret: secret.to_owned(),
         }
     }
+
+    /// A signed JWT assertion (`private_key_jwt`).
+    #[cfg(feature = "client-assertion")]
+    pub fn assertion(signer: super::ClientAssertion) -> Self {
+        ClientAuth::Assertion(Box::new(signer))
+    }
 }
 
 /// The token request, encoded once per backend; only a client assertion is made per
@@ -105,7 +111,7 @@ pub(crate) struct Prepared {
     /// Every literal that would reveal a secret where the token request is shown.
     secrets: Vec<String>,
     #[cfg(feature = "client-assertion")]
-    assertion: Option<super::ClientAssertion>,
+    assertion: Option<Box<super::ClientAssertion>>,
 }
 
 // By hand: the form and the credentials hold secrets.

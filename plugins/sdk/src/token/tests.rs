@@ -295,7 +295,15 @@ fn token_endpoint_refusals_are_credentials_refused_with_the_oauth_error() {
 fn other_token_endpoint_answers_map_by_status() {
     let date = ("date", b"Tue, 14 Nov 2023 22:13:20 GMT".as_slice());
     // (status, headers, body, kind, retryable, retry_after)
-    let cases: [(u16, &[(&str, &[u8])], &str, ProblemKind, bool, Option<&str>); 8] = [
+    type Case<'a> = (
+        u16,
+        &'a [(&'a str, &'a [u8])],
+        &'a str,
+        ProblemKind,
+        bool,
+        Option<&'a str>,
+    );
+    let cases: [Case<'_>; 8] = [
         (
             404,
             &[],
@@ -445,7 +453,7 @@ mod assertion {
             "okta",
             AUDIENCE.into(),
             Grant::ClientCredentials,
-            ClientAuth::Assertion(signer),
+            ClientAuth::assertion(signer),
         )
         .scope("okta.users.manage");
         let first = tokens.token_request(&env(T0)).unwrap();
