@@ -560,6 +560,10 @@ impl Sever {
             Step::Fail(p) => {
                 return Err(ApiProblem::from_plugin(p.clone(), &backend.name));
             }
+            other => {
+                let fault = backend.foreign_step(other);
+                return Err(backend.fault(request, fault));
+            }
         };
         let body = json!({
             "request_id": request.request_id,

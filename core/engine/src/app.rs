@@ -11,7 +11,7 @@ use crate::dispatch::{Backend, BackendParams, Upstream};
 use crate::host::{self, InstanceError, Plugin};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Metrics, RequestMetrics};
-use sever_plugin_abi::BackendSpec;
+use sever_plugin_abi::{BackendSpec, Transport};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -112,6 +112,19 @@ pub fn build_backends(
             ));
             continue;
         };
+        if plugin.info().transport != Transport::Http {
+            // The ABI describes these exchanges; this release's host does not perform them.
+            errors.push(ConfigError::new(
+                file,
+                format!("{at}.plugin"),
+                format!(
+                    "the {} plugin's transport ({}) is not performed by this release of sever",
+                    plugin.name(),
+                    plugin.info().transport
+                ),
+            ));
+            continue;
+        }
         if let Some(problem) = scheme_problem(plugin, &b.url) {
             errors.push(ConfigError::new(file, format!("{at}.url"), problem));
             continue;

@@ -362,7 +362,7 @@ impl Backend {
         }
     }
 
-    fn fault(&self, request: &Request, fault: PluginFault) -> ApiProblem {
+    pub fn fault(&self, request: &Request, fault: PluginFault) -> ApiProblem {
         if fault.is_panic() {
             self.plugin_panics.inc();
         } else {
@@ -384,6 +384,19 @@ impl Backend {
             ),
         )
         .on_backend(&self.name)
+    }
+
+    /// A plugin fault for an exchange the plugin's transport does not perform (an HTTP
+    /// plugin planning a Redis command): the host would not know where to send it.
+    pub fn foreign_step(&self, step: &Step) -> PluginFault {
+        PluginFault::Broken {
+            plugin: self.plugin().name().to_owned(),
+            message: format!(
+                "planned a {} step, which its transport ({}) does not perform",
+                step.kind().as_str(),
+                self.plugin().info().transport
+            ),
+        }
     }
 
     /// The first step of a flow without sending anything (dry-run planning).
@@ -418,6 +431,7 @@ impl Backend {
                 Step::Done(success) => return Ok((success, calls)),
                 Step::Fail(problem) => return Err(ApiProblem::from_plugin(problem, &self.name)),
                 Step::Send(r) => r,
+                other => return Err(self.fault(request, self.foreign_step(&other))),
             };
             if !vendor_request
                 .headers

@@ -159,6 +159,7 @@ impl Adapter for Scripted {
                 encode::url_with_segments(&self.url, &["connections", c]),
             )),
             (_, Input::Response(r)) => Self::outcome(&r),
+            (_, _) => unreachable!("scripted: only HTTP exchanges are planned"),
         }
     }
 }

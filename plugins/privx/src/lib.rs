@@ -290,6 +290,8 @@ impl Adapter for Privx {
             // Plan again from the cache: a retried terminate uses the current token, a
             // retried token request may find one another request has cached meanwhile.
             Input::Retry { .. } => self.next_call(flow, env),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("privx: resumed with the answer to an exchange it never plans"),
         }
     }
 }

@@ -78,9 +78,10 @@ pub use sever_plugin_abi as abi;
 
 pub use adapter::{create, info, Adapter, Backend};
 pub use sever_plugin_abi::{
-    Action, ActionSpec, BackendSpec, Env, Input, Outcome, PluginInfo, Problem, ProblemKind,
-    Request, SettingError, SettingSpec, Step, Success, Target, TargetField, Transport,
-    VendorRequest, VendorResponse,
+    Action, ActionSpec, BackendSpec, ConnectionSpec, Env, Exchange, Input, MqttRequest, MqttResult,
+    NatsReplies, NatsRequest, Outcome, PluginInfo, Problem, ProblemKind, RedisCommand, RedisReply,
+    Request, SettingError, SettingSpec, SqlMessage, SqlQuery, SqlResult, SqlValue, Step, Success,
+    Target, TargetField, Transport, VendorRequest, VendorResponse,
 };
 
 /// `use sever_plugin_sdk::prelude::*;` brings in what an adapter uses.
@@ -90,8 +91,10 @@ pub mod prelude {
     pub use crate::settings::{self, Settings};
     pub use crate::vendor;
     pub use crate::{
-        Action, ActionSpec, Adapter, Backend, BackendSpec, Env, Input, Outcome, PluginInfo,
-        Problem, ProblemKind, Request, SettingError, SettingSpec, Step, Success, Target,
-        TargetField, Transport, VendorRequest, VendorResponse,
+        Action, ActionSpec, Adapter, Backend, BackendSpec, ConnectionSpec, Env, Exchange, Input,
+        MqttRequest, MqttResult, NatsReplies, NatsRequest, Outcome, PluginInfo, Problem,
+        ProblemKind, RedisCommand, RedisReply, Request, SettingError, SettingSpec, SqlMessage,
+        SqlQuery, SqlResult, SqlValue, Step, Success, Target, TargetField, Transport,
+        VendorRequest, VendorResponse,
     };
 }

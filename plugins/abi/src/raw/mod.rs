@@ -23,7 +23,7 @@ use std::ffi::c_void;
 pub const SEVER_ABI_MAJOR: u32 = 3;
 /// The minor ABI version: compatible additions (a new step kind, a field appended to a
 /// payload or to the descriptor). A host loads plugins of any minor of its major.
-pub const SEVER_ABI_MINOR: u32 = 0;
+pub const SEVER_ABI_MINOR: u32 = 1;
 
 /// `"SEVERPLG"` as a little-endian `u64`: identifies a Sever plugin descriptor.
 pub const SEVER_MAGIC: u64 = 0x474C505245564553;
@@ -58,11 +58,62 @@ pub const SEVER_STEP_DONE: u32 = 2;
 /// [`SeverStep::kind`]: the action failed; `payload` is a [`SeverFail`].
 pub const SEVER_STEP_FAIL: u32 = 3;
 
+/// [`SeverStep::kind`] (3.1): send the [`SeverRedisCommand`] in `payload` on the backend's
+/// Redis connection.
+pub const SEVER_STEP_REDIS: u32 = 4;
+/// [`SeverStep::kind`] (3.1): run the [`SeverSqlQuery`] in `payload` on the backend's SQL
+/// connection.
+pub const SEVER_STEP_SQL: u32 = 5;
+/// [`SeverStep::kind`] (3.1): publish the [`SeverMqttRequest`] in `payload` on the backend's
+/// MQTT connection and gather its answers.
+pub const SEVER_STEP_MQTT: u32 = 6;
+/// [`SeverStep::kind`] (3.1): send the [`SeverNatsRequest`] in `payload` on the backend's
+/// NATS connection and gather its replies.
+pub const SEVER_STEP_NATS: u32 = 7;
+
 /// [`SeverInput::kind`]: the answer to an HTTP step; `payload` is a [`SeverHttpResponse`].
 pub const SEVER_INPUT_HTTP_RESPONSE: u32 = 1;
 /// [`SeverInput::kind`]: plan the last (idempotent) exchange again; `payload` is a
 /// [`SeverRetry`].
 pub const SEVER_INPUT_RETRY: u32 = 2;
+
+/// [`SeverInput::kind`] (3.1): the answer to a Redis step; `payload` is a
+/// [`SeverRedisReply`].
+pub const SEVER_INPUT_REDIS_REPLY: u32 = 3;
+/// [`SeverInput::kind`] (3.1): the answer to an SQL step; `payload` is a [`SeverSqlResult`].
+pub const SEVER_INPUT_SQL_RESULT: u32 = 4;
+/// [`SeverInput::kind`] (3.1): the answer to an MQTT step; `payload` is a
+/// [`SeverMqttResult`].
+pub const SEVER_INPUT_MQTT_RESULT: u32 = 5;
+/// [`SeverInput::kind`] (3.1): the answer to a NATS step; `payload` is a
+/// [`SeverNatsReplies`].
+pub const SEVER_INPUT_NATS_REPLIES: u32 = 6;
+
+/// [`SeverRedisReply::kind`]: an integer reply (`:n`), in `integer`.
+pub const SEVER_REDIS_INTEGER: u32 = 1;
+/// [`SeverRedisReply::kind`]: a simple string (`+OK`), in `text`.
+pub const SEVER_REDIS_SIMPLE: u32 = 2;
+/// [`SeverRedisReply::kind`]: a bulk string, in `text`.
+pub const SEVER_REDIS_BULK: u32 = 3;
+/// [`SeverRedisReply::kind`]: the null bulk string or null array.
+pub const SEVER_REDIS_NIL: u32 = 4;
+/// [`SeverRedisReply::kind`]: an error reply (`-ERR …`), its whole text in `text`.
+pub const SEVER_REDIS_ERROR: u32 = 5;
+/// [`SeverRedisReply::kind`]: an array of strings (or integers, as their decimal text), in
+/// `items`.
+pub const SEVER_REDIS_ARRAY: u32 = 6;
+
+/// [`SeverSqlValue::kind`]: SQL `NULL`.
+pub const SEVER_SQL_NULL: u32 = 1;
+/// [`SeverSqlValue::kind`]: a boolean, in `integer` (0 or 1).
+pub const SEVER_SQL_BOOL: u32 = 2;
+/// [`SeverSqlValue::kind`]: a 32-bit integer (`int4`), in `integer`.
+pub const SEVER_SQL_INT4: u32 = 3;
+/// [`SeverSqlValue::kind`]: a 64-bit integer (`int8`), in `integer`.
+pub const SEVER_SQL_INT8: u32 = 4;
+/// [`SeverSqlValue::kind`]: text, in `text`. In a result, also any other type, as the
+/// server's text form.
+pub const SEVER_SQL_TEXT: u32 = 5;
 
 /// [`SeverDone::outcome`]: the vendor reports the cut as made.
 pub const SEVER_OUTCOME_DONE: u32 = 1;
@@ -255,105 +306,8 @@ pub struct SeverRetry {
     pub attempt: u32,
 }
 
-/// Writes the plugin's metadata (JSON, `PluginInfo`) into `out`.
-pub type SeverMetadataFn = unsafe extern "C" fn(out: *mut SeverBuf) -> u32;
-/// Creates the instance for one backend from its spec (JSON, `BackendSpec`). On
-/// [`SEVER_STATUS_ERROR`], `out_error` holds a JSON array of `SettingError`.
-pub type SeverInstanceNewFn = unsafe extern "C" fn(
-    spec: SeverBytes,
-    out_instance: *mut *mut c_void,
-    out_error: *mut SeverBuf,
-) -> u32;
-/// Frees an instance (after every flow of it was freed).
-pub type SeverInstanceFreeFn = unsafe extern "C" fn(instance: *mut c_void) -> u32;
-/// Starts a flow for a request: writes the flow and its first step. On any other status
-/// than [`SEVER_STATUS_OK`] no flow exists and `out_error` holds a UTF-8 message.
-pub type SeverFlowStartFn = unsafe extern "C" fn(
-    instance: *const c_void,
-    request: *const SeverRequest,
-    env: *const SeverEnv,
-    out_flow: *mut *mut c_void,
-    out_step: *mut SeverStep,
-    out_error: *mut SeverBuf,
-) -> u32;
-/// Resumes a flow with an input: writes the next step. On any other status than
-/// [`SEVER_STATUS_OK`], `out_error` holds a UTF-8 message and the flow is only freed.
-pub type SeverFlowResumeFn = unsafe extern "C" fn(
-    instance: *const c_void,
-    flow: *mut c_void,
-    input: *const SeverInput,
-    env: *const SeverEnv,
-    out_step: *mut SeverStep,
-    out_error: *mut SeverBuf,
-) -> u32;
-/// Frees a flow.
-pub type SeverFlowFreeFn = unsafe extern "C" fn(flow: *mut c_void) -> u32;
-/// Frees a buffer the plugin returned.
-pub type SeverBufFreeFn = unsafe extern "C" fn(buf: SeverBuf);
+mod descriptor;
+mod exchanges;
 
-/// What `sever_plugin_descriptor()` returns: static for the life of the library.
-///
-/// The first three fields are frozen for every ABI version, past and future: a host reads
-/// them first and refuses the plugin unless `magic` matches and `abi_major` equals its own,
-/// before reading anything else. Every function pointer must be non-null.
-#[repr(C)]
-#[derive(Debug)]
-pub struct SeverDescriptor {
-    /// Always [`SEVER_MAGIC`]. Frozen.
-    pub magic: u64,
-    /// [`SEVER_ABI_MAJOR`] as the plugin was built. Frozen.
-    pub abi_major: u32,
-    /// `sizeof(SeverDescriptor)` as the plugin was built. Frozen.
-    pub size: u32,
-    /// [`SEVER_ABI_MINOR`] as the plugin was built.
-    pub abi_minor: u32,
-    /// `SEVER_FLAG_*` bits.
-    pub flags: u32,
-    /// The plugin's name, `[a-z0-9][a-z0-9_-]{0,62}` (static).
-    pub name: SeverBytes,
-    /// The plugin's version (static).
-    pub version: SeverBytes,
-    // The entries, each a nullable pointer of the function type named in its comment
-    // (written out: cbindgen cannot see through an `Option` of a type alias).
-    /// A [`SeverMetadataFn`].
-    pub metadata: Option<unsafe extern "C" fn(out: *mut SeverBuf) -> u32>,
-    /// A [`SeverInstanceNewFn`].
-    pub instance_new: Option<
-        unsafe extern "C" fn(
-            spec: SeverBytes,
-            out_instance: *mut *mut c_void,
-            out_error: *mut SeverBuf,
-        ) -> u32,
-    >,
-    /// A [`SeverInstanceFreeFn`].
-    pub instance_free: Option<unsafe extern "C" fn(instance: *mut c_void) -> u32>,
-    /// A [`SeverFlowStartFn`].
-    pub flow_start: Option<
-        unsafe extern "C" fn(
-            instance: *const c_void,
-            request: *const SeverRequest,
-            env: *const SeverEnv,
-            out_flow: *mut *mut c_void,
-            out_step: *mut SeverStep,
-            out_error: *mut SeverBuf,
-        ) -> u32,
-    >,
-    /// A [`SeverFlowResumeFn`].
-    pub flow_resume: Option<
-        unsafe extern "C" fn(
-            instance: *const c_void,
-            flow: *mut c_void,
-            input: *const SeverInput,
-            env: *const SeverEnv,
-            out_step: *mut SeverStep,
-            out_error: *mut SeverBuf,
-        ) -> u32,
-    >,
-    /// A [`SeverFlowFreeFn`].
-    pub flow_free: Option<unsafe extern "C" fn(flow: *mut c_void) -> u32>,
-    /// A [`SeverBufFreeFn`].
-    pub buf_free: Option<unsafe extern "C" fn(buf: SeverBuf)>,
-}
-
-/// The exported entry point's type: `const SeverDescriptor *sever_plugin_descriptor(void)`.
-pub type SeverDescriptorFn = unsafe extern "C" fn() -> *const SeverDescriptor;
+pub use descriptor::*;
+pub use exchanges::*;
