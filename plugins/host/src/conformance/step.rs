@@ -29,7 +29,7 @@ pub(crate) struct StepSpec {
 /// another exchange (`kind: redis_command`…), of which only the parts listed are compared.
 #[derive(Debug)]
 pub(crate) enum Expect {
-    Http(RequestExpect),
+    Http(Box<RequestExpect>),
     /// Any other exchange: the listed members of its JSON form (`args`, `sql`, `params`,
     /// `topic`, `payload`, `idempotent`…), compared as parsed values.
     Exchange {
@@ -58,7 +58,7 @@ impl<'de> Deserialize<'de> for Expect {
             .find(|k| k.as_str() == kind);
         match known {
             Some(StepKind::Http) => serde_json::from_value(Value::Object(fields))
-                .map(Expect::Http)
+                .map(|e| Expect::Http(Box::new(e)))
                 .map_err(D::Error::custom),
             Some(kind) => Ok(Expect::Exchange { kind, fields }),
             None => {
