@@ -426,8 +426,12 @@ fn every_config_in_deploy_passes_check() {
             .replace("/var/lib/sever/audit.jsonl", "audit.jsonl")
             .replace("${REDIS_URL}", "redis://127.0.0.1:1/0");
         let config = write_config(&yaml);
-        let vars = variables(&yaml);
-        let env: Vec<(&str, &str)> = vars.iter().map(|v| (v.as_str(), "placeholder")).collect();
+        // Distinct values: two tokens with one value are a config error.
+        let vars: Vec<(String, String)> = variables(&yaml)
+            .into_iter()
+            .map(|v| (v.clone(), format!("placeholder-{v}")))
+            .collect();
+        let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let (code, stdout, stderr) = run_cli(
             &["check", "--config", config.path().to_str().unwrap()],
             &env,

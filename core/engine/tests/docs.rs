@@ -40,6 +40,50 @@ fn every_config_key_is_in_the_configuration_reference() {
     );
 }
 
+/// The key paths of a YAML document, in `schema_keys` notation: list items as `[]`,
+/// the keys under `backends` as `<name>`.
+fn example_keys(prefix: &str, value: &serde_yaml::Value, out: &mut Vec<String>) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (k, v) in map {
+                let key = k.as_str().unwrap_or_default();
+                let path = match prefix {
+                    "" => key.to_owned(),
+                    "backends" => "backends.<name>".to_owned(),
+                    _ => format!("{prefix}.{key}"),
+                };
+                if prefix != "backends" {
+                    out.push(path.clone());
+                }
+                example_keys(&path, v, out);
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                example_keys(&format!("{prefix}[]"), item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_complete_example_has_every_key() {
+    let text = read("configuration.md");
+    let start = text.find("## A complete example").unwrap();
+    let block = &text[start..];
+    let yaml = &block[block.find("```yaml\n").unwrap() + 8..];
+    let yaml = &yaml[..yaml.find("```").unwrap()];
+    let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    let mut found = Vec::new();
+    example_keys("", &doc, &mut found);
+    let missing: Vec<String> = schema_keys()
+        .into_iter()
+        .filter(|k| !found.contains(k) && !k.starts_with("backends.<name>.settings."))
+        .collect();
+    assert!(missing.is_empty(), "the complete example lacks {missing:?}");
+}
+
 #[test]
 fn every_config_key_row_says_whether_it_reloads_or_the_section_does() {
     // Rows of the tables whose first cell is a key: each section's table has a
@@ -108,7 +152,8 @@ fn every_endpoint_and_header_of_the_openapi_document_is_in_the_api_reference() {
         }
     }
     let mut headers = Vec::new();
-    response_headers(&doc, &mut headers);
+    response_headers(&doc["paths"], &mut headers);
+    response_headers(&doc["components"]["responses"], &mut headers);
     let parameters = doc["components"]["parameters"]
         .as_object()
         .unwrap()
