@@ -11,12 +11,12 @@
 # (hadolint, and `sever check` of the default config); see docs/operations.md.
 
 FROM docker.io/library/rust:1.95-slim-bookworm AS build
-# cmake and a C/C++ compiler: pingora's zlib-ng (libz-ng-sys), ring, zstd-sys.
+# cmake and a C compiler: pingora's zlib-ng (libz-ng-sys), ring, zstd-sys.
 # Debian's versions are those of the pinned base image; pinning each again would only
 # break the build at the next point release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake g++ make pkg-config \
+    && apt-get install -y --no-install-recommends cmake gcc libc6-dev make pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -30,6 +30,8 @@ RUN cargo build --release --locked \
           target/release/libsever_iudx.so target/release/libsever_rabbitmq.so \
           /out/usr/local/lib/sever/
 
+# distroless/cc: the glibc, libgcc_s and libm that `sever` and the adapters link (ldd),
+# the same Debian 12 as the build stage.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/usr/local /usr/local
 COPY --from=build --chown=65532:65532 /out/var/lib/sever /var/lib/sever
