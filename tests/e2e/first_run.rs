@@ -149,3 +149,20 @@ fn serve_help_says_what_each_signal_does() {
         assert!(stdout.contains(signal), "{signal} missing:\n{stdout}");
     }
 }
+
+#[test]
+fn a_file_that_is_no_library_is_named_once_with_the_loaders_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("libsever_garbage.so");
+    std::fs::write(&file, b"not an ELF file").unwrap();
+    let path = file.display().to_string();
+
+    let (code, stdout, stderr) = run_cli(&["plugins", &path], &[]);
+
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(stdout.matches(&path).count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{path}: cannot load: ")),
+        "{stdout}"
+    );
+}
