@@ -243,6 +243,10 @@ fn the_token_is_read_from_a_file_and_never_taken_as_a_flag() {
     as_flag.extend(["--token", ONCALL]);
     let (code, stdout, stderr) = client(&f.sever, None, &as_flag);
     assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("$SEVER_TOKEN") && !stderr.contains(ONCALL),
+        "{stderr}"
+    );
     assert!(f.eu.calls().is_empty());
 
     let mut from_file = disconnect_args("sensor-17", &["--backend", "mqtt-eu"]);

@@ -170,10 +170,4 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.exit_code(), i32::from(Exit::Usage.code()));
     }
-
-    #[test]
-    fn a_token_on_the_command_line_is_a_usage_error() {
-        let err = Cli::try_parse_from(["sever", "backends", "--token", "s3cr3t"]);
-        assert!(err.is_err());
-    }
 }

@@ -37,6 +37,9 @@ pub(crate) struct Connection {
     /// Give up on Sever's answer after this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub(crate) timeout_ms: u64,
+    /// Refused, with a word on where the token goes (hidden: only there to say so).
+    #[arg(long, hide = true, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
 }
 
 /// Why the client could not get an answer from Sever.
@@ -49,6 +52,13 @@ pub(crate) enum ClientError {
         path: PathBuf,
         source: io::Error,
     },
+    /// `--token VALUE`: a token on the command line would show in `ps`, shell history
+    /// and CI logs.
+    #[error(
+        "--token is refused: a token on the command line shows in `ps`, shell history and \
+         CI logs; put it in $SEVER_TOKEN or in a file named by --token-file"
+    )]
+    TokenFlag,
     /// The token cannot go into an `Authorization` header.
     #[error("the token from {origin} is empty or has whitespace or control characters inside")]
     BadToken { origin: String },
@@ -107,6 +117,9 @@ impl Remote {
     /// Reads the token (from `--token-file`, else `$SEVER_TOKEN`; none is fine: a Sever
     /// with `insecure_no_auth` needs none, and any other answers 401) and sets up TLS.
     pub(crate) fn new(c: &Connection) -> Result<Remote, ClientError> {
+        if c.token.is_some() {
+            return Err(ClientError::TokenFlag);
+        }
         let token = match &c.token_file {
             Some(path) => Some(read_token_file(path)?),
             None => std::env::var(TOKEN_ENV)
@@ -312,6 +325,23 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "s3cr3t\n").unwrap();
         assert_eq!(read_token_file(&path).unwrap(), "s3cr3t");
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        connection: Connection,
+    }
+
+    #[test]
+    fn a_token_given_as_a_flag_is_a_usage_error_that_does_not_repeat_it() {
+        use clap::Parser;
+        let c = Wrapper::try_parse_from(["x", "--token", "s3cr3t"])
+            .unwrap()
+            .connection;
+        let e = Remote::new(&c).unwrap_err();
+        assert!(e.is_usage());
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
     }
 
     #[test]
