@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
-use sever_tests::harness::{plugin_path, run_cli, workspace_dir};
+use sever_tests::harness::{plugin_path, run_cli, workspace_dir, write_config};
 
 /// The shipped adapters: every crate under `plugins/` but the SDK and the template.
 fn shipped() -> Vec<String> {
@@ -112,6 +112,47 @@ fn no_page_describes_an_adapter_that_is_not_shipped() {
         assert!(
             shipped.iter().any(|s| s == name),
             "docs/adapters/{file} has no plugin"
+        );
+    }
+}
+
+#[test]
+fn every_adapter_pages_example_backend_passes_check() {
+    for name in shipped() {
+        let page = workspace_dir().join(format!("docs/adapters/{name}.md"));
+        let text = std::fs::read_to_string(&page).unwrap();
+        let start = text
+            .find("```yaml\n")
+            .unwrap_or_else(|| panic!("{}: no example", page.display()));
+        let example = &text[start + 8..];
+        let example = &example[..example.find("```").unwrap()];
+        assert!(example.starts_with("backends:"), "{name}: {example}");
+        let library = format!("libsever_{}.so", name.replace('-', "_"));
+        let yaml = format!(
+            "server: {{ listen: \"127.0.0.1:{{{{PORT}}}}\" }}\n\
+             plugins: [ {{ path: \"{{{{PLUGIN_DIR}}}}/{library}\" }} ]\n\
+             auth: {{ tokens: [ {{ name: t, token_env: DOCS_TOKEN, allow: [] }} ] }}\n{example}"
+        );
+        let config = write_config(&yaml);
+        let vars: Vec<String> = yaml
+            .split("${")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(v, _)| v.to_owned()))
+            .chain(std::iter::once("DOCS_TOKEN".to_owned()))
+            .collect();
+        let values: Vec<String> = vars.iter().map(|v| format!("value-of-{v}")).collect();
+        let env: Vec<(&str, &str)> = vars
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (code, stdout, stderr) = run_cli(
+            &["check", "--config", config.path().to_str().unwrap()],
+            &env,
+        );
+        assert_eq!(
+            code, 0,
+            "docs/adapters/{name}.md's example: {stdout}{stderr}"
         );
     }
 }
