@@ -34,13 +34,18 @@ pub fn load_plugins(file: &Path, sources: &[PluginSource]) -> Result<LoadedPlugi
     for source in sources {
         let at = source.config_path();
         let found = match &source.kind {
-            PluginSourceKind::File(path) => match host::load_file(path) {
+            PluginSourceKind::File(path) => match load_plugin_file(path) {
                 Ok(p) => vec![p],
                 Err(e) => {
                     errors.push(ConfigError::new(file, &at, e.to_string()));
                     continue;
                 }
             },
+            PluginSourceKind::Dir(dir) if !dir.is_dir() => {
+                let error = PluginFileError::Missing(dir.clone());
+                errors.push(ConfigError::new(file, &at, error.to_string()));
+                continue;
+            }
             PluginSourceKind::Dir(dir) => match crate::plugin_dir::load_dir(dir) {
                 Ok(found) => {
                     for w in found.warnings {
@@ -81,6 +86,41 @@ pub fn load_plugins(file: &Path, sources: &[PluginSource]) -> Result<LoadedPlugi
     } else {
         Err(errors)
     }
+}
+
+/// Why one plugin library could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginFileError {
+    /// Nothing at that path: usually, the adapters were not built (or not for this profile).
+    #[error(
+        "{}: no such file; build the adapters first (`cargo build --workspace` writes \
+         target/debug/libsever_*.so, `cargo build --release` target/release/)",
+        .0.display()
+    )]
+    Missing(std::path::PathBuf),
+    /// The loader refused it.
+    #[error("{}", without_repeated_path(.0))]
+    Load(#[from] host::LoadError),
+}
+
+/// The loader's message without the path repeated inside it (`dlerror` names the file
+/// again after the loader already did).
+fn without_repeated_path(error: &host::LoadError) -> String {
+    let text = error.to_string();
+    match text.split_once(": ") {
+        Some((path, rest)) if !path.is_empty() => {
+            format!("{path}: {}", rest.replacen(&format!("{path}: "), "", 1))
+        }
+        _ => text,
+    }
+}
+
+/// Loads one plugin library; a missing file is told apart, with a hint to build it.
+pub fn load_plugin_file(path: &Path) -> Result<Arc<Plugin>, PluginFileError> {
+    if !path.exists() {
+        return Err(PluginFileError::Missing(path.to_owned()));
+    }
+    Ok(host::load_file(path)?)
 }
 
 /// Creates one backend per configured backend, each validated by its plugin (`file` names

@@ -7,7 +7,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use sever_plugin_abi::{Action, Outcome};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Buckets from 100 µs to 10 s: a proxy's own cost sits at the bottom, vendor calls above.
 pub const BUCKETS: &[f64] = &[
@@ -36,6 +36,8 @@ pub struct Metrics {
     pub idempotency_evictions: IntCounter,
     /// `sever_idempotency_replays_total`: requests answered with a stored answer.
     pub idempotency_replays: IntCounter,
+    /// The name of every metric registered, in registration order.
+    names: Arc<[String]>,
 }
 
 /// Registering a freshly created metric in a fresh registry only fails on a programming
@@ -119,6 +121,7 @@ impl Metrics {
             "sever_idempotency_replays_total",
             "Requests answered with the stored answer of an earlier one (Idempotency-Key).",
         ));
+        let mut names = Vec::new();
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -132,6 +135,7 @@ impl Metrics {
             Box::new(idempotency_evictions.clone()),
             Box::new(idempotency_replays.clone()),
         ] {
+            names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             must(registry.register(c));
         }
         Metrics {
@@ -147,7 +151,13 @@ impl Metrics {
             circuit_state,
             idempotency_evictions,
             idempotency_replays,
+            names: names.into(),
         }
+    }
+
+    /// The name of every metric Sever exports (for the reference docs and their test).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The Prometheus text exposition of every metric.

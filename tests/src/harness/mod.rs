@@ -415,9 +415,12 @@ impl Drop for Sever {
 fn spawn_captured(command: &mut Command, dir: &Path, env: &[(&str, &str)]) -> Child {
     let stdout = File::create(dir.join("stdout.log")).expect("create stdout.log");
     let stderr = File::create(dir.join("stderr.log")).expect("create stderr.log");
+    // The client's variables too: a test that wants them passes them in `env`.
     command
         .current_dir(dir)
         .env_remove("SEVER_CONFIG")
+        .env_remove("SEVER_URL")
+        .env_remove("SEVER_TOKEN")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(stdout)
