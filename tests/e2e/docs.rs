@@ -10,15 +10,9 @@
 use serde_json::Value;
 use sever_tests::harness::{plugin_path, run_cli, workspace_dir, write_config};
 
-/// The shipped adapters: every crate under `plugins/` but the SDK and the template.
+/// The shipped adapters: every plugin crate under `plugins/` but the template.
 fn shipped() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(workspace_dir().join("plugins"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "sdk" && n != "template")
-        .collect();
-    names.sort();
-    names
+    sever_tests::harness::shipped_adapters()
 }
 
 #[test]

@@ -185,17 +185,14 @@ fn the_dockerfile_passes_hadolint_and_builds_a_non_root_image_with_a_health_chec
     }
 }
 
-/// The six shipped adapters' library names (every `plugins/<name>` but the SDK and the
+/// The shipped adapters' library names (every plugin crate under `plugins/` but the
 /// template).
 fn shipped_plugins() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(repo("plugins"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "sdk" && n != "template")
+    let names: Vec<String> = sever_tests::harness::shipped_adapters()
+        .iter()
         .map(|n| format!("libsever_{}.so", n.replace('-', "_")))
         .collect();
-    names.sort();
-    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names.len() >= 6, "{names:?}");
     names
 }
 

@@ -84,6 +84,25 @@ fn find_bin_dir() -> Result<PathBuf, String> {
         })
 }
 
+/// The shipped adapters, by folder name under `plugins/` (`alibaba-mqtt`): every crate
+/// there that builds a plugin library (a `cdylib`), but the template; in name order.
+pub fn shipped_adapters() -> Vec<String> {
+    let plugins = workspace_dir().join("plugins");
+    let entries =
+        std::fs::read_dir(&plugins).unwrap_or_else(|e| panic!("{}: {e}", plugins.display()));
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.contains("\"cdylib\""))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "template")
+        .collect();
+    names.sort();
+    names
+}
+
 /// The workspace root (the folder above this crate).
 pub fn workspace_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
