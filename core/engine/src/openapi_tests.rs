@@ -5,8 +5,8 @@
 use super::*;
 use crate::api::{check_content_type, route, Route, RouteError};
 use crate::canonical::{self, MAX_IDENTIFIER_BYTES, MAX_REASON_BYTES};
+use crate::plugin::{Action, ProblemCode, TargetField};
 use serde_json::Value;
-use sever_plugin_sdk::{Action, ProblemCode, TargetField};
 use std::collections::BTreeSet;
 
 /// Methods probed against [`route`].

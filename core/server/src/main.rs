@@ -10,6 +10,7 @@ mod upstream;
 use clap::{Parser, Subcommand, ValueEnum};
 use sever_engine::api::plugin_json;
 use sever_engine::app::{build_backends, load_plugins};
+use sever_engine::clock::Ambient;
 use sever_engine::config::{self, ConfigErrors};
 use sever_engine::host;
 use sever_engine::metrics::Metrics;
@@ -268,7 +269,8 @@ fn check(path: PathBuf) -> ExitCode {
     // Without every plugin loaded, "no plugin named X" would be noise: check settings
     // only when the plugin list itself is sound.
     if errors.iter().all(|e| !e.path.starts_with("plugins")) {
-        if let Err(e) = build_backends(&path, &backends, &plugins, &Metrics::new()) {
+        let ambient = Ambient::real();
+        if let Err(e) = build_backends(&path, &backends, &plugins, &Metrics::new(), &ambient) {
             errors.extend(e);
         }
     }

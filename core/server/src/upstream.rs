@@ -12,8 +12,8 @@ use pingora::connectors::http::v1::Connector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
-use sever_engine::dispatch::{TransportError, Upstream, UpstreamResponse};
-use sever_plugin_sdk::VendorRequest;
+use sever_engine::backend::{TransportError, Upstream, UpstreamResponse};
+use sever_engine::plugin::VendorRequest;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
