@@ -14,7 +14,7 @@
 //! 4. The vendor calls: one backend's flow (`crate::backend`), or every selected backend's
 //!    concurrently (`fan_out.rs`); a backend's failure becomes a problem in `problems.rs`,
 //!    where every problem the API answers is made.
-//! 5. `report.rs`: how the request ended, as one [`Report`](report::Report) value, handed
+//! 5. `report.rs`: how the request ended, as one `Report` value, handed
 //!    to three sinks that only read it: `observe.rs` (metrics and the log line),
 //!    `audit_line.rs` (the audit log) and `answer.rs` (the answer).
 
