@@ -56,9 +56,15 @@ fn listing_plugins_shows_cedalo_with_its_action_and_target_field() {
     let plugins = listing(reply.json(), "plugins");
     let cedalo = plugins.iter().find(|p| p["name"] == "cedalo").unwrap();
     assert!(cedalo["version"].is_string(), "{cedalo:#}");
-    let actions = cedalo["actions"].to_string();
-    assert!(
-        actions.contains("disconnect") && actions.contains("client_id"),
+    let shapes: Vec<(&Value, &Value)> = cedalo["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (&a["action"], &a["target_sets"]))
+        .collect();
+    assert_eq!(
+        shapes,
+        [(&json!("disconnect"), &json!([["client_id"]]))],
         "{cedalo:#}"
     );
     assert!(!reply.text.contains(CEDALO_TOKEN), "{}", reply.text);

@@ -4,6 +4,7 @@
 use crate::out::Out;
 use sever_engine::api::plugin_json;
 use sever_engine::app::{build_backends, load_plugin_file, load_plugins};
+use sever_engine::clock::Ambient;
 use sever_engine::config::{self, ConfigErrors};
 use sever_engine::host::Plugin;
 use sever_engine::metrics::Metrics;
@@ -56,7 +57,8 @@ fn check_into(out: &mut Out, path: &Path) -> ExitCode {
     // Without every plugin loaded, "no plugin named X" would be noise: check settings
     // only when the plugin list itself is sound.
     if errors.iter().all(|e| !e.path.starts_with("plugins")) {
-        if let Err(e) = build_backends(path, &backends, &plugins, &Metrics::new()) {
+        let ambient = Ambient::real();
+        if let Err(e) = build_backends(path, &backends, &plugins, &Metrics::new(), &ambient) {
             errors.extend(e);
         }
     }

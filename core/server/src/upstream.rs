@@ -13,8 +13,8 @@ use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession;
 use pingora::upstreams::peer::{HttpPeer, Peer};
 use pingora::ErrorType;
-use sever_engine::dispatch::{TransportError, Upstream, UpstreamResponse};
-use sever_plugin_abi::VendorRequest;
+use sever_engine::backend::{TransportError, Upstream, UpstreamResponse};
+use sever_engine::plugin::VendorRequest;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

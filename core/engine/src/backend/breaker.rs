@@ -8,10 +8,12 @@
 //! `upstream_error`). A vendor that answers "no such client" or refuses the request is
 //! healthy, and so is one that throttles (429): those count as successes.
 
+use crate::clock::Clock;
 use crate::config::BreakerConfig;
 use crate::problem::ProblemCode;
 use parking_lot::Mutex;
 use prometheus::IntGauge;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The three states, with the values `sever_circuit_state` exports.
@@ -46,6 +48,7 @@ pub struct Breaker {
     config: BreakerConfig,
     state: Mutex<State>,
     gauge: IntGauge,
+    clock: Arc<dyn Clock>,
 }
 
 /// Leave to send, from [`Breaker::admit`]. Report how the request went with
@@ -76,13 +79,15 @@ pub fn is_failure(code: ProblemCode) -> bool {
 }
 
 impl Breaker {
-    /// A closed breaker; `gauge` is the backend's `sever_circuit_state` handle.
-    pub fn new(config: BreakerConfig, gauge: IntGauge) -> Self {
+    /// A closed breaker; `gauge` is the backend's `sever_circuit_state` handle, `clock`
+    /// times how long it stays open.
+    pub fn new(config: BreakerConfig, gauge: IntGauge, clock: Arc<dyn Clock>) -> Self {
         gauge.set(CircuitState::Closed as i64);
         Breaker {
             config,
             state: Mutex::new(State::Closed { failures: 0 }),
             gauge,
+            clock,
         }
     }
 
@@ -90,7 +95,7 @@ impl Breaker {
     pub fn state(&self) -> CircuitState {
         match &*self.state.lock() {
             State::Closed { .. } => CircuitState::Closed,
-            State::Open { until } if Instant::now() >= *until => CircuitState::HalfOpen,
+            State::Open { until } if self.clock.now() >= *until => CircuitState::HalfOpen,
             State::Open { .. } => CircuitState::Open,
             State::HalfOpen { .. } => CircuitState::HalfOpen,
         }
@@ -103,7 +108,7 @@ impl Breaker {
         let probe = match &mut *state {
             State::Closed { .. } => false,
             State::Open { until } => {
-                let now = Instant::now();
+                let now = self.clock.now();
                 if now < *until {
                     return Err(Refused {
                         retry_after: *until - now,
@@ -143,7 +148,7 @@ impl Breaker {
 
     fn opened(&self) -> State {
         State::Open {
-            until: Instant::now() + self.config.open,
+            until: self.clock.now() + self.config.open,
         }
     }
 
@@ -195,14 +200,41 @@ impl Drop for Permit<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::clock::testing::ManualClock;
 
     fn breaker(failures: u32, open_ms: u64) -> (Breaker, IntGauge) {
+        let (b, gauge, _) = on_clock(failures, open_ms);
+        (b, gauge)
+    }
+
+    fn on_clock(failures: u32, open_ms: u64) -> (Breaker, IntGauge, Arc<ManualClock>) {
         let gauge = IntGauge::new("g", "g").unwrap();
         let config = BreakerConfig {
             failures,
             open: Duration::from_millis(open_ms),
         };
-        (Breaker::new(config, gauge.clone()), gauge)
+        let clock = ManualClock::new();
+        (
+            Breaker::new(config, gauge.clone(), clock.clone()),
+            gauge,
+            clock,
+        )
+    }
+
+    #[test]
+    fn an_open_breaker_refuses_until_its_time_is_up_then_admits_one_probe() {
+        let (b, gauge, clock) = on_clock(1, 10_000);
+        b.admit().unwrap().record(true);
+        assert_eq!(b.admit().unwrap_err().retry_after, Duration::from_secs(10));
+        clock.advance(Duration::from_millis(9_999));
+        assert_eq!(b.state(), CircuitState::Open);
+        assert_eq!(b.admit().unwrap_err().retry_after, Duration::from_millis(1));
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        let probe = b.admit().unwrap();
+        assert_eq!(gauge.get(), 1);
+        probe.record(false);
+        assert_eq!(b.state(), CircuitState::Closed);
     }
 
     #[test]
@@ -219,7 +251,7 @@ mod tests {
         assert_eq!(b.state(), CircuitState::Open);
         assert_eq!(gauge.get(), 2);
         let refused = b.admit().unwrap_err();
-        assert!(refused.retry_after > Duration::from_secs(59));
+        assert_eq!(refused.retry_after, Duration::from_secs(60));
     }
 
     #[test]
