@@ -62,7 +62,7 @@ use serde_json::Value;
 use sever_plugin_sdk::prelude::*;
 
 /// The largest client id Redis reads (`CLIENT KILL ID` parses a signed 64-bit number).
-const MAX_CLIENT_ID: u64 = i64::MAX as u64;
+const MAX_CLIENT_ID: u64 = i64::MAX.unsigned_abs();
 
 /// A Redis backend's settings: the credentials of the host's connection.
 #[derive(Debug, Settings)]
