@@ -106,8 +106,8 @@ pub struct PostgresqlSettings {
     terminate_timeout_ms: Option<u32>,
 }
 
-fn sslmode(value: &String) -> Result<(), String> {
-    if SSLMODES.iter().any(|(mode, _)| mode == value) {
+fn sslmode(value: &str) -> Result<(), String> {
+    if SSLMODES.iter().any(|(mode, _)| *mode == value) {
         Ok(())
     } else {
         Err("must be disable, prefer, require or verify-full".into())
