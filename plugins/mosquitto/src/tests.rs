@@ -451,7 +451,12 @@ fn a_whole_batch_refused_without_correlation_data_is_upstream_rejected() {
         json!({"responses": [{"command": "disableClient", "error": "Invalid correlationData data type."}]}),
     ] {
         let (mut flow, _) = terminate(&a, "dev1");
-        let p = problem(resume(&a, &mut flow, &answered(std::slice::from_ref(&answer)), 8));
+        let p = problem(resume(
+            &a,
+            &mut flow,
+            &answered(std::slice::from_ref(&answer)),
+            8,
+        ));
         assert_eq!(p.kind, ProblemKind::Rejected, "{answer}");
         assert!(p.detail.contains("a Sever bug"), "{}", p.detail);
     }
