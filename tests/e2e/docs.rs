@@ -10,12 +10,14 @@
 use serde_json::Value;
 use sever_tests::harness::{plugin_path, run_cli, workspace_dir, write_config};
 
-/// The shipped adapters: every crate under `plugins/` but the SDK and the template.
+/// The shipped adapters: every crate under `plugins/` with conformance cases but the
+/// template (the ABI, the SDK, its macros and the host have none).
 fn shipped() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(workspace_dir().join("plugins"))
+    let plugins = workspace_dir().join("plugins");
+    let mut names: Vec<String> = std::fs::read_dir(&plugins)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "sdk" && n != "template")
+        .filter(|n| n != "template" && plugins.join(n).join("conformance.yaml").is_file())
         .collect();
     names.sort();
     names
@@ -150,9 +152,40 @@ fn every_adapter_pages_example_backend_passes_check() {
             &["check", "--config", config.path().to_str().unwrap()],
             &env,
         );
+        if transport(&library) != "http" && code == 1 {
+            // This release loads such plugins but performs no exchange beyond HTTP, so
+            // `sever check` refuses their backends before reading the settings (each
+            // adapter's unit tests create an instance from its page's example instead).
+            // Nothing else may be wrong with the example.
+            let problems: Vec<&str> = stdout
+                .lines()
+                .chain(stderr.lines())
+                .filter(|l| l.contains(".yaml:"))
+                .collect();
+            assert!(
+                !problems.is_empty()
+                    && problems
+                        .iter()
+                        .all(|l| l.contains("is not performed by this release of sever")),
+                "docs/adapters/{name}.md's example: {stdout}{stderr}"
+            );
+            continue;
+        }
         assert_eq!(
             code, 0,
             "docs/adapters/{name}.md's example: {stdout}{stderr}"
         );
     }
+}
+
+/// The transport a plugin library declares, as `sever plugins --json` shows it.
+fn transport(library: &str) -> String {
+    let path = plugin_path(library).display().to_string();
+    let (code, stdout, stderr) = run_cli(&["plugins", "--json", &path], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let listing: Value = serde_json::from_str(stdout.trim()).unwrap();
+    listing["plugins"][0]["transport"]
+        .as_str()
+        .unwrap_or("http")
+        .to_owned()
 }

@@ -185,17 +185,18 @@ fn the_dockerfile_passes_hadolint_and_builds_a_non_root_image_with_a_health_chec
     }
 }
 
-/// The six shipped adapters' library names (every `plugins/<name>` but the SDK and the
-/// template).
+/// The shipped adapters' library names (every `plugins/<name>` with conformance cases but
+/// the template: the ABI, the SDK, its macros and the host have none).
 fn shipped_plugins() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(repo("plugins"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "sdk" && n != "template")
+        .filter(|n| n != "template" && repo("plugins").join(n).join("conformance.yaml").is_file())
         .map(|n| format!("libsever_{}.so", n.replace('-', "_")))
         .collect();
     names.sort();
-    assert_eq!(names.len(), 6, "{names:?}");
+    // At least the ten of issue 16 (six over HTTP, four beyond it).
+    assert!(names.len() >= 10, "{names:?}");
     names
 }
 
