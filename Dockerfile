@@ -1,5 +1,5 @@
 # Sever's container image: a build stage with the Rust toolchain, and a runtime stage with
-# only the binary, the six shipped adapters and a default config on distroless (glibc, CA
+# only the binary, the shipped adapters and a default config on distroless (glibc, CA
 # certificates, no shell, no package manager, no curl: the health check is `sever health`).
 #
 #   docker build -t sever:0.1.0 .
@@ -23,11 +23,14 @@ COPY . .
 RUN cargo build --release --locked \
         -p sever -p sever-cedalo -p sever-alibaba-mqtt -p sever-privx \
         -p sever-nexus -p sever-iudx -p sever-rabbitmq \
+        -p sever-redis -p sever-postgresql -p sever-mosquitto -p sever-nats \
     && mkdir -p /out/usr/local/bin /out/usr/local/lib/sever /out/var/lib/sever \
     && cp target/release/sever /out/usr/local/bin/ \
     && cp target/release/libsever_cedalo.so target/release/libsever_alibaba_mqtt.so \
           target/release/libsever_privx.so target/release/libsever_nexus.so \
           target/release/libsever_iudx.so target/release/libsever_rabbitmq.so \
+          target/release/libsever_redis.so target/release/libsever_postgresql.so \
+          target/release/libsever_mosquitto.so target/release/libsever_nats.so \
           /out/usr/local/lib/sever/
 
 # distroless/cc: the glibc, libgcc_s and libm that `sever` and the adapters link (ldd),

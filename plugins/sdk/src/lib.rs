@@ -48,6 +48,9 @@
 //!             Input::Response(r) => Step::Fail(vendor::problem(
 //!                 vendor::kind_for_status(r.status), &r, None, None, format!("echo answered {}", r.status))),
 //!             Input::Retry { .. } => Step::Fail(Problem::new(ProblemKind::VendorError, "not retried")),
+//!             // Answers to exchanges Echo never plans (Redis, SQL, MQTT, NATS): the host
+//!             // never resumes it with one, and a panic is caught and counted as its fault.
+//!             _ => unreachable!("echo plans HTTP requests only"),
 //!         }
 //!     }
 //! }
