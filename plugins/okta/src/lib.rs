@@ -153,6 +153,8 @@ impl Adapter for Okta {
             Auth::ApiToken { .. } => match input {
                 Input::Response(response) => response,
                 Input::Retry { .. } => return self.send(flow, env),
+                // The host answers only the kinds of exchange this adapter plans (HTTP).
+                _ => unreachable!("okta: resumed with the answer to an exchange it never plans"),
             },
             Auth::OAuth(tokens) => {
                 let user_id = &flow.user_id;

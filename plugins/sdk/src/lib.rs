@@ -48,6 +48,9 @@
 //!             Input::Response(r) => Step::Fail(vendor::problem(
 //!                 vendor::kind_for_status(r.status), &r, None, None, format!("echo answered {}", r.status))),
 //!             Input::Retry { .. } => Step::Fail(Problem::new(ProblemKind::VendorError, "not retried")),
+//!             // Answers to exchanges Echo never plans (Redis, SQL, MQTT, NATS): the host
+//!             // never resumes it with one, and a panic is caught and counted as its fault.
+//!             _ => unreachable!("echo plans HTTP requests only"),
 //!         }
 //!     }
 //! }
@@ -81,9 +84,10 @@ pub use sever_plugin_abi as abi;
 
 pub use adapter::{create, info, Adapter, Backend};
 pub use sever_plugin_abi::{
-    Action, ActionSpec, BackendSpec, Env, Input, Outcome, PluginInfo, Problem, ProblemKind,
-    Request, SettingError, SettingSpec, Step, Success, Target, TargetField, Transport,
-    VendorRequest, VendorResponse,
+    Action, ActionSpec, BackendSpec, ConnectionSpec, Env, Exchange, Input, MqttRequest, MqttResult,
+    NatsReplies, NatsRequest, Outcome, PluginInfo, Problem, ProblemKind, RedisCommand, RedisReply,
+    Request, SettingError, SettingSpec, SqlMessage, SqlQuery, SqlResult, SqlValue, Step, Success,
+    Target, TargetField, Transport, VendorRequest, VendorResponse,
 };
 
 /// `use sever_plugin_sdk::prelude::*;` brings in what an adapter uses.
@@ -93,8 +97,10 @@ pub mod prelude {
     pub use crate::settings::{self, Settings};
     pub use crate::vendor;
     pub use crate::{
-        Action, ActionSpec, Adapter, Backend, BackendSpec, Env, Input, Outcome, PluginInfo,
-        Problem, ProblemKind, Request, SettingError, SettingSpec, Step, Success, Target,
-        TargetField, Transport, VendorRequest, VendorResponse,
+        Action, ActionSpec, Adapter, Backend, BackendSpec, ConnectionSpec, Env, Exchange, Input,
+        MqttRequest, MqttResult, NatsReplies, NatsRequest, Outcome, PluginInfo, Problem,
+        ProblemKind, RedisCommand, RedisReply, Request, SettingError, SettingSpec, SqlMessage,
+        SqlQuery, SqlResult, SqlValue, Step, Success, Target, TargetField, Transport,
+        VendorRequest, VendorResponse,
     };
 }

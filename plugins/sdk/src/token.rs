@@ -232,6 +232,8 @@ impl TokenClient {
             // a retried call uses the current token.
             Input::Retry { .. } => return Resumed::Step(self.send(session, env, call)),
             Input::Response(response) => response,
+            // The host answers only the kinds of exchange planned: this helper plans HTTP.
+            _ => unreachable!("token helper: resumed with the answer to a non-HTTP exchange"),
         };
         match std::mem::take(&mut session.waiting) {
             Waiting::Token => Resumed::Step(
