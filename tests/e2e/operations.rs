@@ -167,6 +167,28 @@ fn check_reports_each_problem_as_file_key_message_and_exits_1() {
 }
 
 #[test]
+fn check_refuses_a_url_whose_scheme_the_plugins_transport_does_not_take() {
+    // Any well-formed scheme passes the config's own rules; the plugin says which it takes.
+    let yaml = config("redis://127.0.0.1:9");
+    let config = write_config(&yaml);
+    let file = config.path().to_str().unwrap();
+
+    let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env());
+
+    let output = format!("{stdout}{stderr}");
+    assert_eq!(code, 1, "{output}");
+    let lines = problem_lines(&output, file);
+    assert_eq!(
+        lines,
+        [format!(
+            "{file}:backends.mqtt-eu.url: the cedalo plugin (http transport) takes http or \
+             https URLs"
+        )],
+        "{output}"
+    );
+}
+
+#[test]
 fn check_accepts_a_good_config_and_exits_0() {
     let config = write_config(&crate::common::config("http://127.0.0.1:9"));
     let file = config.path().to_str().unwrap();
