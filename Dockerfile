@@ -24,6 +24,7 @@ RUN cargo build --release --locked \
         -p sever -p sever-cedalo -p sever-alibaba-mqtt -p sever-privx \
         -p sever-nexus -p sever-iudx -p sever-rabbitmq \
         -p sever-redis -p sever-postgresql -p sever-mosquitto -p sever-nats \
+        -p sever-keycloak -p sever-okta -p sever-entra-id \
     && mkdir -p /out/usr/local/bin /out/usr/local/lib/sever /out/var/lib/sever \
     && cp target/release/sever /out/usr/local/bin/ \
     && cp target/release/libsever_cedalo.so target/release/libsever_alibaba_mqtt.so \
@@ -31,6 +32,8 @@ RUN cargo build --release --locked \
           target/release/libsever_iudx.so target/release/libsever_rabbitmq.so \
           target/release/libsever_redis.so target/release/libsever_postgresql.so \
           target/release/libsever_mosquitto.so target/release/libsever_nats.so \
+          target/release/libsever_keycloak.so target/release/libsever_okta.so \
+          target/release/libsever_entra_id.so \
           /out/usr/local/lib/sever/
 
 # distroless/cc: the glibc, libgcc_s and libm that `sever` and the adapters link (ldd),
