@@ -7,7 +7,7 @@
 //! `cargo bench -p sever-benches --bench metrics` (criterion reports medians).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sever_engine::metrics::{Ended, Metrics, RequestMetrics};
+use sever_engine::metrics::{Metrics, OutcomeLabel, RequestMetrics};
 use sever_plugin_sdk::{Action, Outcome};
 use std::hint::black_box;
 
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             handles.record(
                 Some(black_box(Action::Disconnect)),
-                Ended::Outcome(Outcome::Done),
+                OutcomeLabel::success(Outcome::Done),
                 Some(black_box(0.0031)),
             )
         })

@@ -3,10 +3,11 @@
 //! as a loaded `.so` — with vendor answers made from the fuzzer's bytes.
 //!
 //! A flow is started with one of the adapter's valid canonical requests, then resumed with
-//! arbitrary statuses, headers and bodies (and now and then a retry) for as long as it asks
-//! for another vendor call, at most [`MAX_STEPS`] times. Every step must be a readable
-//! `Step`; a caught plugin panic, a `Step` the host cannot read, or a `done` in a flow
-//! where the vendor never answered 2xx is a crash.
+//! arbitrary answers of the kind each step asks for (HTTP statuses, headers and bodies;
+//! Redis replies; SQL rows, errors and notices; MQTT reason codes and messages; NATS
+//! replies), now and then a retry, for as long as it asks for another exchange, at most
+//! [`MAX_STEPS`] times. Every step must be a readable `Step`; a caught plugin panic, a
+//! `Step` the host cannot read, or a `done` in a flow where no answer succeeded is a crash.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +16,10 @@ use arbitrary::{Result, Unstructured};
 use serde_json::{json, Value};
 use sever_engine::host::{self, Instance, Plugin, Resume};
 use sever_plugin_sdk::abi::StaticDescriptor;
-use sever_plugin_sdk::{BackendSpec, Env, Request, Step};
+use sever_plugin_sdk::{
+    BackendSpec, Env, MqttResult, NatsReplies, RedisReply, Request, SqlMessage, SqlResult,
+    SqlValue, Step,
+};
 
 /// Vendor answers fed to one flow at most (PrivX and RabbitMQ take two calls; retries and
 /// token refreshes add some).
@@ -36,6 +40,10 @@ const HEADERS: &[&str] = &[
     "location",
     "x-amzn-errortype",
     "x-amzn-requestid",
+    "request-id",
+    "x-okta-request-id",
+    "x-rate-limit-reset",
+    "date",
 ];
 /// Content types the adapters tell apart.
 const CONTENT_TYPES: &[&str] = &[
@@ -110,7 +118,7 @@ impl Adapter {
         let mut answered_2xx = false;
         for _ in 0..MAX_STEPS {
             let env = env_after(u, &env)?;
-            if u.ratio(1, 10)? && matches!(step, Step::Send(_)) {
+            if u.ratio(1, 10)? && step.exchange().is_some() {
                 let attempt = u.int_in_range(1..=3)?;
                 step = resumed(flow.resume(Resume::Retry { attempt }, &env));
                 continue;
@@ -118,7 +126,19 @@ impl Adapter {
             // One arm per step kind: the answer the host would resume the flow with. A new
             // kind adds its arm here; the adapters' targets stay as they are.
             let answer = match &step {
-                Step::Send(_) => Answer::arbitrary(u)?,
+                Step::Send(_) => Reply::Http(Answer::arbitrary(u)?),
+                Step::Redis(_) => Reply::Redis(redis_reply(u)?),
+                Step::Sql(_) => Reply::Sql(sql_result(u)?),
+                Step::Mqtt(_) => Reply::Mqtt(MqttResult {
+                    connack_reason: *u.choose(&[0, 0, 0, 0x86, 0x87])?,
+                    puback_reason: *u.choose(&[0, 0, 0, 0x87, 0x80])?,
+                    messages: strings(u)?,
+                }),
+                Step::Nats(_) => Reply::Nats(NatsReplies {
+                    no_responders: u.ratio(1, 8)?,
+                    error: if u.ratio(1, 8)? { Some(u.arbitrary()?) } else { None },
+                    replies: strings(u)?,
+                }),
                 Step::Done(_) | Step::Fail(_) => return Ok(()),
             };
             answered_2xx |= answer.succeeded();
@@ -126,8 +146,7 @@ impl Adapter {
             if let Step::Done(_) = &step {
                 assert!(
                     answered_2xx,
-                    "done without any successful vendor answer (last: {})",
-                    answer.status
+                    "done without any successful vendor answer (last: {answer:?})"
                 );
             }
         }
@@ -158,7 +177,88 @@ fn env_after(u: &mut Unstructured<'_>, before: &Env) -> Result<Env> {
     })
 }
 
+/// An answer to any exchange kind, made from the fuzzer's bytes.
+#[derive(Debug)]
+enum Reply {
+    Http(Answer),
+    Redis(RedisReply),
+    Sql(SqlResult),
+    Mqtt(MqttResult),
+    Nats(NatsReplies),
+}
+
+impl Reply {
+    /// An answer that may end a flow `done`: an HTTP 2xx, or any answer beyond HTTP that
+    /// is not an error (those vendors have no statuses: the adapter reads the content).
+    fn succeeded(&self) -> bool {
+        match self {
+            Reply::Http(a) => (200..300).contains(&a.status),
+            Reply::Redis(r) => !matches!(r, RedisReply::Error(_)),
+            Reply::Sql(r) => r.error.is_none(),
+            Reply::Mqtt(r) => r.connack_reason == 0 && r.puback_reason == 0,
+            Reply::Nats(r) => r.error.is_none() && !r.no_responders,
+        }
+    }
+
+    fn as_resume(&self) -> Resume<'_> {
+        match self {
+            Reply::Http(a) => a.as_resume(),
+            Reply::Redis(r) => Resume::Redis(r),
+            Reply::Sql(r) => Resume::Sql(r),
+            Reply::Mqtt(r) => Resume::Mqtt(r),
+            Reply::Nats(r) => Resume::Nats(r),
+        }
+    }
+}
+
+/// A few strings, mostly JSON-ish, from the fuzzer's bytes.
+fn strings(u: &mut Unstructured<'_>) -> Result<Vec<String>> {
+    (0..u.int_in_range(0..=3)?).map(|_| u.arbitrary()).collect()
+}
+
+fn redis_reply(u: &mut Unstructured<'_>) -> Result<RedisReply> {
+    Ok(match u.int_in_range(0..=5)? {
+        0 => RedisReply::Integer(u.arbitrary()?),
+        1 => RedisReply::Simple(u.arbitrary()?),
+        2 => RedisReply::Bulk(u.arbitrary()?),
+        3 => RedisReply::Nil,
+        4 => RedisReply::Error(u.arbitrary()?),
+        _ => RedisReply::Array(strings(u)?),
+    })
+}
+
+fn sql_value(u: &mut Unstructured<'_>) -> Result<SqlValue> {
+    Ok(match u.int_in_range(0..=4)? {
+        0 => SqlValue::Null,
+        1 => SqlValue::Bool(u.arbitrary()?),
+        2 => SqlValue::Int4(u.arbitrary()?),
+        3 => SqlValue::Int8(u.arbitrary()?),
+        _ => SqlValue::Text(u.arbitrary()?),
+    })
+}
+
+fn sql_result(u: &mut Unstructured<'_>) -> Result<SqlResult> {
+    let message = |u: &mut Unstructured<'_>| -> Result<SqlMessage> {
+        Ok(SqlMessage {
+            severity: (*u.choose(&["ERROR", "FATAL", "WARNING"])?).to_owned(),
+            code: (*u.choose(&["42501", "28P01", "22003", "53300", "01000", "XX000"])?).to_owned(),
+            message: u.arbitrary()?,
+            detail: None,
+        })
+    };
+    let columns = u.int_in_range(1..=3)?;
+    let rows = (0..u.int_in_range(0..=3)?)
+        .map(|_| (0..columns).map(|_| sql_value(u)).collect())
+        .collect::<Result<Vec<Vec<SqlValue>>>>()?;
+    Ok(SqlResult {
+        error: if u.ratio(1, 4)? { Some(message(u)?) } else { None },
+        rows,
+        notices: (0..u.int_in_range(0..=1)?).map(|_| message(u)).collect::<Result<_>>()?,
+    })
+}
+
 /// One vendor HTTP answer made from the fuzzer's bytes.
+#[derive(Debug)]
 struct Answer {
     status: u16,
     headers: Vec<(String, Vec<u8>)>,
@@ -192,11 +292,6 @@ impl Answer {
             headers,
             body,
         })
-    }
-
-    /// A 2xx: the only kind of answer that may end a flow `done`.
-    fn succeeded(&self) -> bool {
-        (200..300).contains(&self.status)
     }
 
     fn as_resume(&self) -> Resume<'_> {

@@ -11,7 +11,7 @@ use sever_tests::c_plugin::{library, Variant};
 use sever_tests::harness::{run_cli, write_config, Sever};
 
 /// `mqtt-eu` on the C adapter, `mqtt-rust` on the Rust one, both in front of `vendor_url`;
-/// `broken` on a broken variant when one is given.
+/// `broken` on another variant when one is given.
 fn config(vendor_url: &str, broken: Option<Variant>) -> String {
     let c = library(Variant::Cedalo);
     let mut plugins = format!(
@@ -82,7 +82,7 @@ fn sever_plugins_lists_the_c_adapter_with_its_abi_actions_and_settings() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     let first = stdout.lines().next().unwrap_or_default();
     assert!(
-        first.starts_with("c-cedalo 0.1.0 (ABI 3.0, http) — "),
+        first.starts_with("c-cedalo 0.1.0 (ABI 3.1, http) — "),
         "{stdout}"
     );
     assert!(
@@ -99,7 +99,7 @@ fn sever_plugins_lists_the_c_adapter_with_its_abi_actions_and_settings() {
     let plugin = &listed["plugins"][0];
     assert_eq!(plugin["name"], "c-cedalo", "{plugin:#}");
     assert_eq!(plugin["abi"], 3, "{plugin:#}");
-    assert_eq!(plugin["abi_minor"], 0, "{plugin:#}");
+    assert_eq!(plugin["abi_minor"], 1, "{plugin:#}");
     assert_eq!(plugin["transport"], "http", "{plugin:#}");
     assert_eq!(
         plugin["url_schemes"],
@@ -158,6 +158,26 @@ fn the_c_adapter_cuts_a_client_exactly_as_the_rust_adapter_does() {
         detail.contains("answered 404 for client 'sensor-17'"),
         "{detail}"
     );
+}
+
+#[test]
+fn a_plugin_built_for_abi_3_0_still_loads_and_cuts() {
+    // Built against the 3.1 header but declaring 3.0: its descriptor ends before 3.1's
+    // instance_connection entry, as a plugin compiled before 3.1 existed would.
+    let path = library(Variant::Abi30);
+    let (code, stdout, stderr) = run_cli(&["plugins", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("c-cedalo-30 0.1.0 (ABI 3.0, http) — "),
+        "{stdout}"
+    );
+    let sim = sim(&["sensor-17"]);
+    let yaml = config(&sim.url(), Some(Variant::Abi30));
+    let sever = Sever::start(&yaml, &env());
+
+    disconnect_on(&sever, "broken", "sensor-17").expect_success();
+
+    assert_one_disconnect_call(&sim, "sensor-17");
 }
 
 #[test]

@@ -45,7 +45,7 @@ backends:
     url: "@AP@"
     timeout_ms: 1000
     retries: 0
-    breaker: { failures: @FAILURES@, open_ms: 400 }
+    breaker: { failures: @FAILURES@, open_ms: 60000 }
     tags: ["mqtt", "ap"]
     settings: { project_id: "p-ap", broker_id: "b1", token: "${CEDALO_TOKEN}" }
   identity:
@@ -241,8 +241,8 @@ fn one_forbidden_backend_refuses_the_whole_fan_out_and_sends_nothing() {
     let reply = fan_out(&fleet, NARROW, json!(["mqtt-us", "mqtt-eu"]));
 
     let problem = reply.expect_problem(403, "forbidden");
-    assert!(
-        problem["detail"].as_str().unwrap().contains("mqtt-eu"),
+    assert_eq!(
+        problem["detail"], "token 'narrow' may not disconnect on backend 'mqtt-eu'",
         "{problem:#}"
     );
     assert!(fleet.eu.calls().is_empty() && fleet.us.calls().is_empty());
@@ -264,7 +264,7 @@ fn a_forbidden_unknown_name_is_403_not_404_so_tokens_learn_nothing() {
     // oncall may use any name: an unknown one is 404 and nothing is sent.
     let reply = fan_out(&fleet, ONCALL, json!(["mqtt-eu", "no-such"]));
     let problem = reply.expect_problem(404, "unknown_backend");
-    assert!(problem["detail"].as_str().unwrap().contains("no-such"));
+    assert_eq!(problem["detail"], "no backend is named 'no-such'");
     assert!(fleet.eu.calls().is_empty());
 }
 
@@ -333,7 +333,7 @@ fn circuit_metric(fleet: &Fleet, backend: &str) -> Option<f64> {
 }
 
 #[test]
-fn the_breaker_opens_after_consecutive_failures_refuses_without_sending_then_a_probe_closes_it() {
+fn the_breaker_opens_after_consecutive_failures_and_refuses_without_sending() {
     let fleet = fleet_with_breaker(2);
     fleet.ap.set_fault(Fault::InternalError);
     assert_eq!(breaker_state(&fleet, "mqtt-ap"), "closed");
@@ -355,41 +355,23 @@ fn the_breaker_opens_after_consecutive_failures_refuses_without_sending_then_a_p
     assert_eq!(disconnect_on(&fleet, "mqtt-eu").status, 200);
     assert_eq!(breaker_state(&fleet, "mqtt-eu"), "closed");
 
-    // The vendor recovers; after open_ms (400) one probe goes through and closes it.
-    fleet.ap.set_fault(Fault::None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while breaker_state(&fleet, "mqtt-ap") == "open" {
-        assert!(Instant::now() < deadline, "the breaker never left `open`");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(breaker_state(&fleet, "mqtt-ap"), "half_open");
-    let reply = disconnect_on(&fleet, "mqtt-ap");
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    assert_eq!(breaker_state(&fleet, "mqtt-ap"), "closed");
-    assert_eq!(circuit_metric(&fleet, "mqtt-ap"), Some(0.0));
-    assert_eq!(fleet.ap.calls().len(), 3);
-
     let lines = fleet.sever.audit_lines();
-    assert_eq!(lines.len(), 5, "one line per request: {lines:#?}");
-    assert_eq!(lines[2]["code"], "circuit_open");
-}
-
-#[test]
-fn a_failed_probe_opens_the_breaker_again() {
-    let fleet = fleet_with_breaker(1);
-    fleet.ap.set_fault(Fault::InternalError);
-    disconnect_on(&fleet, "mqtt-ap").expect_problem(502, "upstream_error");
-    disconnect_on(&fleet, "mqtt-ap").expect_problem(503, "circuit_open");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while breaker_state(&fleet, "mqtt-ap") == "open" {
-        assert!(Instant::now() < deadline, "the breaker never left `open`");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // The probe fails: open again, and the next request is refused without a call.
-    disconnect_on(&fleet, "mqtt-ap").expect_problem(502, "upstream_error");
-    assert_eq!(fleet.ap.calls().len(), 2);
-    disconnect_on(&fleet, "mqtt-ap").expect_problem(503, "circuit_open");
-    assert_eq!(fleet.ap.calls().len(), 2);
+    let ends: Vec<(&Value, &Value)> = lines
+        .iter()
+        .map(|l| (&l["backend"], l.get("outcome").unwrap_or(&l["code"])))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (&json!("mqtt-ap"), &json!("upstream_error")),
+            (&json!("mqtt-ap"), &json!("upstream_error")),
+            (&json!("mqtt-ap"), &json!("circuit_open")),
+            (&json!("mqtt-eu"), &json!("done")),
+        ],
+        "one line per request"
+    );
+    // How it leaves `open` (half-open, one probe, closed or open again) is the engine's,
+    // tested on a clock the test moves: core/engine/tests/engine/backend.rs.
 }
 
 #[test]

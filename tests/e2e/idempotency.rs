@@ -8,10 +8,12 @@
 //! (`scripts/setup` installs it).
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::common::*;
 use serde_json::json;
+use sever_tests::eventually;
 use sever_tests::harness::{http, Sever};
 use sever_tests::redis::RedisServer;
 
@@ -63,11 +65,9 @@ fn a_repeat_replays_the_first_answer_and_sends_nothing() {
     assert_eq!(lines[1]["replayed"], true, "{:#}", lines[1]);
     assert_eq!(lines[1]["request_id"], lines[0]["request_id"]);
 
-    let text = http::get(&sever.url("/metrics"), None).text;
-    assert!(
-        text.lines()
-            .any(|l| l == "sever_idempotency_replays_total 1"),
-        "{text}"
+    assert_eq!(
+        metric_now(&sever, "sever_idempotency_replays_total", &[]),
+        Some(1.0)
     );
 }
 
@@ -87,21 +87,21 @@ fn the_same_key_with_another_body_is_a_conflict_and_sends_nothing() {
 #[test]
 fn a_repeat_while_the_first_runs_is_409_in_flight_then_replays() {
     let sim = sim(&["c1"]);
-    sim.set_delay(Duration::from_millis(1500));
     let sever = start_tuned(&sim, ", request_timeout_ms: 5000", 4000, 0);
     let body = disconnect_body("c1");
+    let gate = sim.hold_answers();
 
     std::thread::scope(|s| {
         let first = s.spawn(|| keyed(&sever, ONCALL, "k-slow", &body));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while sim.calls().is_empty() {
-            assert!(Instant::now() < deadline, "the first call never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            eventually(Duration::from_secs(10), || gate.held() == 1),
+            "the first call never started"
+        );
         keyed(&sever, ONCALL, "k-slow", &body).expect_problem(409, "idempotency_in_flight");
         // Another body under the running key is a conflict, not "in flight".
         keyed(&sever, ONCALL, "k-slow", &disconnect_body("c2"))
             .expect_problem(409, "idempotency_conflict");
+        gate.release();
         assert_eq!(first.join().unwrap().status, 200);
     });
     let again = keyed(&sever, ONCALL, "k-slow", &body);
@@ -184,19 +184,36 @@ fn start_with_redis(sim: &sever_tests::sim::CedaloSim, redis: &RedisServer) -> S
 fn two_severs_sharing_redis_racing_on_one_key_make_exactly_one_vendor_call() {
     let redis = RedisServer::start();
     let sim = sim(&["c1"]);
-    sim.set_delay(Duration::from_millis(500));
     let a = start_with_redis(&sim, &redis);
     let b = start_with_redis(&sim, &redis);
     let body = disconnect_body("c1");
+    // The first call to arrive is held until every other request has been answered, so
+    // that all of them race while it runs.
+    let gate = sim.hold_answers();
+    let answered = AtomicUsize::new(0);
 
     let replies: Vec<http::Reply> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|i| {
                 let sever = if i % 2 == 0 { &a } else { &b };
-                let body = &body;
-                s.spawn(move || keyed(sever, ONCALL, "race-1", body))
+                let (body, answered) = (&body, &answered);
+                s.spawn(move || {
+                    let reply = keyed(sever, ONCALL, "race-1", body);
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    reply
+                })
             })
             .collect();
+        let racing = eventually(Duration::from_secs(20), || {
+            gate.held() == 1 && answered.load(Ordering::SeqCst) == 7
+        });
+        assert!(
+            racing,
+            "held {}, answered {}",
+            gate.held(),
+            answered.load(Ordering::SeqCst)
+        );
+        gate.release();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
 
@@ -206,8 +223,7 @@ fn two_severs_sharing_redis_racing_on_one_key_make_exactly_one_vendor_call() {
         .iter()
         .filter(|r| r.code() == Some("idempotency_in_flight"))
         .count();
-    assert!(ok >= 1, "{replies:#?}");
-    assert_eq!(ok + busy, replies.len(), "{replies:#?}");
+    assert_eq!((ok, busy), (1, 7), "{replies:#?}");
 
     // Once done, either replica replays it.
     for sever in [&a, &b] {

@@ -3,13 +3,14 @@
 //! replicas, what Redis holds, and Redis being down.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sever_engine::config::IdempotencyConfig;
 use sever_engine::idempotency::{
     Claim, ClaimGuard, Fingerprint, IdempotencyError, IdempotencyStore, ScopeKey, StoredAnswer,
 };
 use sever_engine::metrics::Metrics;
+use sever_tests::eventually_async;
 use sever_tests::redis::RedisServer;
 
 const TTL: Duration = Duration::from_secs(10);
@@ -19,7 +20,9 @@ fn store_at(url: &str, metrics: &Metrics) -> IdempotencyStore {
         max_entries: 100,
         redis_url: Some(url.to_owned()),
     };
-    let store = IdempotencyStore::from_config(&config, metrics).expect("redis store");
+    // Redis keys expire by Redis's clock; the engine's clock is not asked.
+    let clock = std::sync::Arc::new(sever_engine::clock::SystemClock);
+    let store = IdempotencyStore::from_config(&config, metrics, clock).expect("redis store");
     assert_eq!(store.kind(), "redis");
     store
 }
@@ -58,15 +61,21 @@ async fn wait_until_new(
     scope: &ScopeKey,
     fp: &Fingerprint,
 ) -> ClaimGuard {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let guard = parking_lot::Mutex::new(None);
+    let free = eventually_async(Duration::from_secs(10), || async {
         match claim(store, scope, fp).await {
-            Claim::New(guard) => return guard,
-            Claim::InFlight if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            Claim::New(g) => {
+                *guard.lock() = Some(g);
+                true
             }
+            Claim::InFlight => false,
             other => panic!("expected the key to become free, got {other:?}"),
         }
+    })
+    .await;
+    match guard.into_inner() {
+        Some(guard) if free => guard,
+        _ => panic!("the key never became free"),
     }
 }
 
@@ -293,16 +302,21 @@ async fn redis_down_is_a_typed_error_and_the_store_recovers_when_it_is_back() {
 
     // Back (empty: nothing is saved); the same store reconnects by itself.
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let guard = loop {
+    let claimed = parking_lot::Mutex::new(None);
+    eventually_async(Duration::from_secs(10), || async {
         match store.claim(&scope, &body("a"), TTL).await {
-            Ok(Claim::New(guard)) => break guard,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(Claim::New(guard)) => {
+                *claimed.lock() = Some(guard);
+                true
             }
+            Err(_) => false,
             other => panic!("expected a new claim after the restart, got {other:?}"),
         }
-    };
+    })
+    .await;
+    let guard = claimed
+        .into_inner()
+        .expect("a new claim once Redis is back");
     guard.release().await.expect("release");
 
     // Nothing listening at all.

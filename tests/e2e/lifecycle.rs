@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use serde_json::Value;
+use sever_tests::eventually;
 use sever_tests::harness::http;
 use sever_tests::sim::Fault;
 
@@ -147,9 +148,9 @@ fn assert_port_refuses(port: u16) {
 #[test]
 fn sigterm_lets_an_in_flight_request_finish_then_exits_0_and_closes_the_port() {
     let sim = sim(&["sensor-17"]);
-    sim.set_delay(Duration::from_millis(500));
-    let mut sever = start_tuned(&sim, ", shutdown_grace_ms: 2000", 2000, 0);
+    let mut sever = start_tuned(&sim, ", shutdown_grace_ms: 5000", 4000, 0);
     let url = sever.url("/v1/actions");
+    let gate = sim.hold_answers();
 
     let in_flight = std::thread::spawn(move || {
         http::Client::new().try_send(
@@ -162,21 +163,28 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0_and_closes_the_port() {
             Some(disconnect_body("sensor-17").as_bytes()),
         )
     });
-    // The request is in flight once the (delaying) vendor has it.
+    // The request is in flight once the vendor holds it.
     assert!(
-        wait_for_calls(&sim, 1, Duration::from_secs(5)),
+        eventually(Duration::from_secs(10), || gate.held() == 1),
         "the request never reached the vendor"
     );
-    let signalled = Instant::now();
     sever.terminate();
+    // Draining has begun once the listener refuses new connections; the vendor answers
+    // only then.
+    let port = sever.port();
+    assert!(
+        eventually(EXIT_LIMIT, || {
+            TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err()
+        }),
+        "sever still accepts connections after SIGTERM"
+    );
+    gate.release();
 
     let result = in_flight.join().unwrap();
-    let after = signalled.elapsed();
     let reply = result.unwrap_or_else(|err| {
         panic!(
-            "the request in flight when SIGTERM arrived got no answer: its connection was \
-             closed {after:?} after the signal (the vendor answers 500 ms after the call, \
-             shutdown_grace_ms is 2000): {err}"
+            "the request in flight when SIGTERM arrived got no answer (its vendor call was \
+             released once the listener closed; shutdown_grace_ms is 5000): {err}"
         )
     });
     let body = reply.expect_success();
@@ -626,14 +634,9 @@ fn sighup_reloads_without_stopping_the_server() {
     let sim = sim(&["sensor-17"]);
     let mut sever = start(&sim);
 
-    sever.signal(sever_tests::harness::Signal::SIGHUP);
-    // Bounded: the log line shows the signal was handled (a reload), not fatal.
-    let handled = (0..250).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        sever.stderr().contains("config reloaded")
-    });
+    // The reload is counted as a success: the signal was handled, not fatal.
+    reload(&sever, Reload::Success);
 
-    assert!(handled, "{}", sever.stderr());
     assert!(sever.is_running());
     disconnect(&sever, "sensor-17").expect_success();
 }
@@ -642,25 +645,25 @@ fn sighup_reloads_without_stopping_the_server() {
 // Load shedding: beyond the limits, 503 at once, nothing queued, nothing sent
 // ---------------------------------------------------------------------------------------
 
-/// Starts `hold` slow requests (the simulator delays each answer), waits until the
-/// simulator has them all, runs `probe`, then lets the slow ones finish and returns their
-/// statuses.
+/// Starts `hold` requests whose answers the simulator holds, waits until it holds them
+/// all, runs `probe`, then lets the held ones finish and returns their statuses.
 fn while_busy<T>(
     sever: &sever_tests::harness::Sever,
     sim: &sever_tests::sim::CedaloSim,
     hold: usize,
     probe: impl FnOnce() -> T,
 ) -> (T, Vec<u16>) {
+    let gate = sim.hold_answers();
     std::thread::scope(|s| {
         let slow: Vec<_> = (0..hold)
             .map(|i| s.spawn(move || disconnect(sever, &format!("slow-{i}")).status))
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while sim.calls().len() < hold {
-            assert!(Instant::now() < deadline, "the slow calls never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            eventually(Duration::from_secs(10), || gate.held() == hold),
+            "the held calls never started"
+        );
         let result = probe();
+        gate.release();
         let statuses = slow.into_iter().map(|h| h.join().unwrap()).collect();
         (result, statuses)
     })
@@ -669,7 +672,6 @@ fn while_busy<T>(
 #[test]
 fn beyond_the_global_in_flight_limit_requests_are_503_overloaded_at_once() {
     let sim = sim(&["slow-0", "sensor-17"]);
-    sim.set_delay(Duration::from_millis(1500));
     let sever = start_tuned(
         &sim,
         ", max_in_flight: 1, request_timeout_ms: 5000",
@@ -680,22 +682,20 @@ fn beyond_the_global_in_flight_limit_requests_are_503_overloaded_at_once() {
     let (reply, statuses) = while_busy(&sever, &sim, 1, || disconnect(&sever, "sensor-17"));
 
     let problem = reply.expect_problem(503, "overloaded");
-    assert!(
-        problem["detail"].as_str().unwrap().contains("in flight"),
+    assert_eq!(
+        problem["detail"], "too many requests in flight; try again shortly",
         "{problem:#}"
     );
     assert_eq!(statuses, [200]);
     assert_eq!(sim.calls().len(), 1, "the refused request sent nothing");
     assert!(sim.is_connected("sensor-17"));
     // The limit frees up with the request: the same request now goes through.
-    sim.set_delay(Duration::ZERO);
     disconnect(&sever, "sensor-17").expect_success();
 }
 
 #[test]
 fn beyond_a_backends_concurrency_limit_requests_are_503_overloaded_at_once() {
     let sim = sim(&["slow-0", "slow-1", "sensor-17"]);
-    sim.set_delay(Duration::from_millis(1500));
     let config = config_tuned(&sim.url(), ", request_timeout_ms: 5000", 4000, 0).replace(
         "    retries: 0\n",
         "    retries: 0\n    max_concurrency: 2\n",

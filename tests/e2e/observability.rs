@@ -223,6 +223,9 @@ fn no_label_value_comes_from_caller_input() {
         "5xx",
         "timeout",
         "connect_error",
+        // sever_config_reloads_total{result}
+        "success",
+        "failure",
     ];
     for sample in &m.samples {
         for (key, value) in &sample.labels {

@@ -8,11 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
+use sever_tests::eventually;
 use sever_tests::harness::{self, http, Sever};
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Test cases per operation and phase: enough to reach every documented answer, and the
 /// whole run stays well under a minute on two cores.
@@ -130,18 +131,14 @@ fn schemathesis_finds_no_answer_outside_the_document_and_no_server_error() {
         .stdout(File::create(&log).unwrap())
         .stderr(File::create(work.path().join("stderr.log")).unwrap());
     let mut child = command.spawn().unwrap();
-    let deadline = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut status = None;
+    if !eventually(RUN_LIMIT, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let output = std::fs::read_to_string(&log).unwrap_or_default()
         + &std::fs::read_to_string(work.path().join("stderr.log")).unwrap_or_default();
 

@@ -56,9 +56,15 @@ fn listing_plugins_shows_cedalo_with_its_action_and_target_field() {
     let plugins = listing(reply.json(), "plugins");
     let cedalo = plugins.iter().find(|p| p["name"] == "cedalo").unwrap();
     assert!(cedalo["version"].is_string(), "{cedalo:#}");
-    let actions = cedalo["actions"].to_string();
-    assert!(
-        actions.contains("disconnect") && actions.contains("client_id"),
+    let shapes: Vec<(&Value, &Value)> = cedalo["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (&a["action"], &a["target_sets"]))
+        .collect();
+    assert_eq!(
+        shapes,
+        [(&json!("disconnect"), &json!([["client_id"]]))],
         "{cedalo:#}"
     );
     assert!(!reply.text.contains(CEDALO_TOKEN), "{}", reply.text);
@@ -161,6 +167,28 @@ fn check_reports_each_problem_as_file_key_message_and_exits_1() {
 }
 
 #[test]
+fn check_refuses_a_url_whose_scheme_the_plugins_transport_does_not_take() {
+    // Any well-formed scheme passes the config's own rules; the plugin says which it takes.
+    let yaml = config("redis://127.0.0.1:9");
+    let config = write_config(&yaml);
+    let file = config.path().to_str().unwrap();
+
+    let (code, stdout, stderr) = run_cli(&["check", "--config", file], &env());
+
+    let output = format!("{stdout}{stderr}");
+    assert_eq!(code, 1, "{output}");
+    let lines = problem_lines(&output, file);
+    assert_eq!(
+        lines,
+        [format!(
+            "{file}:backends.mqtt-eu.url: the cedalo plugin (http transport) takes http or \
+             https URLs"
+        )],
+        "{output}"
+    );
+}
+
+#[test]
 fn check_accepts_a_good_config_and_exits_0() {
     let config = write_config(&crate::common::config("http://127.0.0.1:9"));
     let file = config.path().to_str().unwrap();
@@ -210,10 +238,11 @@ fn every_shipped_config_passes_check() {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
             continue;
         }
-        // Shipped configs point at a release build; the tests run against the debug one.
+        // Shipped configs point at target/debug, where the tests find the plugins too (or not:
+        // CARGO_TARGET_DIR, SEVER_BIN_DIR), so the folder is replaced by the harness's.
         let yaml = std::fs::read_to_string(&path)
             .unwrap()
-            .replace("../target/release", "{{PLUGIN_DIR}}");
+            .replace("../target/debug", "{{PLUGIN_DIR}}");
         let config = write_config(&yaml);
         let file = config.path().to_str().unwrap();
         // Every `${VAR}` and `token_env: VAR` the file uses gets a placeholder value.

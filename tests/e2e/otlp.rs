@@ -1,8 +1,10 @@
 //! End to end: OpenTelemetry export (`tracing.otlp_endpoint`). A fake collector (the OTLP
 //! trace service over gRPC, on 127.0.0.1) records what `sever` exports: the
-//! `canonical_request` span and its `vendor_call` child, in the trace Sever continued on the
-//! vendor call, with no secret, path or body anywhere. A collector that is down does not stop
-//! Sever from serving, and is reported once per minute at most.
+//! `canonical_request` span and its `vendor_call` child, linked into one chain with the
+//! caller's span and the `traceparent` the vendor received (W3C Trace Context), with no
+//! secret, path or body anywhere; a trace the caller does not sample is not exported. A
+//! collector that is down does not stop Sever from serving, and is reported once per minute
+//! at most.
 //!
 //! Needs `cargo build --workspace` first.
 #![allow(clippy::unwrap_used)]
@@ -19,12 +21,14 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
+use sever_tests::eventually;
 use sever_tests::harness::{free_port, Sever};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CALLER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
 
 /// A fake OpenTelemetry collector: every export request it received, in order.
 struct Collector {
@@ -114,19 +118,12 @@ impl Collector {
             .collect()
     }
 
-    /// Waits (at most `limit`, polling) until spans with all of `names` arrived.
+    /// Waits (at most `limit`) until spans with all of `names` arrived.
     fn wait_for(&self, names: &[&str], limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
+        eventually(limit, || {
             let spans = self.spans();
-            if names.iter().all(|n| spans.iter().any(|s| s.name == *n)) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            names.iter().all(|n| spans.iter().any(|s| s.name == *n))
+        })
     }
 }
 
@@ -208,14 +205,20 @@ fn spans_reach_the_collector_in_the_callers_trace_with_no_secret() {
     let spans = collector.spans();
     let request = one(&spans, "canonical_request");
     let call = one(&spans, "vendor_call");
-    // Both in the caller's trace, which is also the trace the vendor was sent.
-    assert_eq!(hex(&request.trace_id), CALLER_TRACE_ID);
-    assert_eq!(hex(&call.trace_id), CALLER_TRACE_ID);
+    // One chain: the caller's span → Sever's root span → the vendor call → the span id
+    // the vendor received as its parent, all in the caller's trace.
     let sent = sim.calls()[0].header("traceparent").unwrap().to_owned();
-    assert_eq!(&sent[3..35], CALLER_TRACE_ID, "{sent}");
-    // The vendor call is the request's child; the request is Sever's root span.
+    assert_eq!(
+        [hex(&request.trace_id), hex(&call.trace_id)],
+        [CALLER_TRACE_ID, CALLER_TRACE_ID]
+    );
+    assert_eq!(hex(&request.parent_span_id), CALLER_SPAN_ID, "{request:#?}");
     assert_eq!(call.parent_span_id, request.span_id);
-    assert!(request.parent_span_id.is_empty(), "{request:#?}");
+    assert_eq!(
+        sent,
+        format!("00-{CALLER_TRACE_ID}-{}-01", hex(&call.span_id)),
+        "the vendor's parent is the exported vendor_call span"
+    );
     assert_eq!(request.kind, SpanKind::Server as i32);
     assert_eq!(call.kind, SpanKind::Client as i32);
     assert!(request.start_time_unix_nano <= call.start_time_unix_nano);
@@ -300,9 +303,48 @@ fn without_a_caller_trace_the_exported_trace_is_the_one_sent_to_the_vendor() {
     let spans = collector.spans();
     let request = one(&spans, "canonical_request");
     let call = one(&spans, "vendor_call");
-    assert_eq!(hex(&request.trace_id), &sent[3..35], "{sent}");
+    // Sever's root span has no parent; the vendor's parent is the vendor_call span.
+    assert!(request.parent_span_id.is_empty(), "{request:#?}");
     assert_eq!(call.trace_id, request.trace_id);
     assert_eq!(call.parent_span_id, request.span_id);
+    assert_eq!(
+        sent,
+        format!("00-{}-{}-01", hex(&request.trace_id), hex(&call.span_id))
+    );
+}
+
+#[test]
+fn a_trace_the_caller_does_not_sample_is_not_exported_and_stays_unsampled_at_the_vendor() {
+    const UNSAMPLED: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let collector = Collector::start();
+    let sim = sim(&["a", "b"]);
+    let sever = Sever::start(
+        &config_exporting_to(&sim.url(), &collector.endpoint()),
+        &env_quick(),
+    );
+
+    disconnect_traced(&sever, "a", UNSAMPLED).expect_success();
+    traced_disconnect(&sever, "b");
+    // Spans are exported in the order they end: once the sampled request's are there,
+    // the unsampled one's would have been too.
+    assert!(
+        collector.wait_for(
+            &["canonical_request", "vendor_call"],
+            Duration::from_secs(15)
+        ),
+        "no spans exported:\n{}",
+        sever.stderr()
+    );
+
+    let spans = collector.spans();
+    let traces: Vec<String> = spans.iter().map(|s| hex(&s.trace_id)).collect();
+    assert_eq!(traces, [CALLER_TRACE_ID, CALLER_TRACE_ID], "{spans:#?}");
+    let calls = sim.calls();
+    let sent = calls[0].header("traceparent").unwrap();
+    assert!(
+        sent.starts_with("00-0af7651916cd43dd8448eb211c80319c-") && sent.ends_with("-00"),
+        "the caller's trace and its flag go on to the vendor: {sent}"
+    );
 }
 
 #[test]
@@ -346,12 +388,8 @@ fn a_collector_that_is_down_does_not_stop_sever_and_is_reported_once() {
 
     disconnect(&sever, "a").expect_success();
     // Bounded wait for the first failed export's warning.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !sever.stderr().contains(FAILED) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert!(
-        sever.stderr().contains(FAILED),
+        eventually(Duration::from_secs(15), || sever.stderr().contains(FAILED)),
         "no warning:\n{}",
         sever.stderr()
     );

@@ -16,6 +16,7 @@ use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions}
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{json, Value};
 use sever_tests::broker::{Broker, ADMIN, ADMIN_PASSWORD};
+use sever_tests::eventually;
 use sever_tests::harness::http::{self, Reply};
 use sever_tests::harness::Sever;
 
@@ -95,14 +96,7 @@ fn mqtt(broker: &Broker, user: &str, pass: &str, client_id: &str) -> rumqttc::Cl
 }
 
 fn closed(connection: &Connection) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if !connection.status().connected() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    eventually(Duration::from_secs(10), || !connection.status().connected())
 }
 
 #[test]

@@ -6,14 +6,13 @@
 //! Needs `cargo build --workspace` first (the `sever` binary and `libsever_cedalo.so`).
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 use serde_json::json;
+use sever_tests::eventually;
 use sever_tests::harness::{http, plugin_dir, Sever};
 use sever_tests::sim::{CedaloSim, SimConfig};
-
-use nix::sys::signal::Signal;
 
 /// Rewrites the running server's config file with `yaml` (same placeholders as at start).
 fn rewrite_config(sever: &Sever, yaml: &str) {
@@ -21,22 +20,6 @@ fn rewrite_config(sever: &Sever, yaml: &str) {
         .replace("{{PORT}}", &sever.port().to_string())
         .replace("{{PLUGIN_DIR}}", &plugin_dir().display().to_string());
     std::fs::write(sever.config_path(), text).unwrap();
-}
-
-/// Sends SIGHUP and waits (bounded) until stderr has grown by a line containing `marker`
-/// after the signal.
-fn hup_and_wait_for(sever: &Sever, marker: &str) {
-    let before = sever.stderr().matches(marker).count();
-    sever.signal(Signal::SIGHUP);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while sever.stderr().matches(marker).count() <= before {
-        assert!(
-            Instant::now() < deadline,
-            "no '{marker}' after SIGHUP; stderr:\n{}",
-            sever.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The standard config plus a second Cedalo backend `mqtt-us` in front of `us`.
@@ -73,7 +56,7 @@ fn sighup_swaps_in_a_new_config_and_counters_go_on() {
     );
     assert!(!new.contains("narrow"), "the standard config changed");
     rewrite_config(&sever, &new);
-    hup_and_wait_for(&sever, "config reloaded");
+    reload(&sever, Reload::Success);
 
     assert_eq!(backend_names(&sever), ["mqtt-eu", "mqtt-us"]);
     let body = json!({"action": "disconnect", "backend": "mqtt-us", "target": {"client_id": "c9"}});
@@ -98,8 +81,16 @@ fn sighup_swaps_in_a_new_config_and_counters_go_on() {
 
     // Removing the backend again removes its breaker gauge from the scrape.
     rewrite_config(&sever, &config(&eu.url()));
-    hup_and_wait_for(&sever, "config reloaded");
+    reload(&sever, Reload::Success);
     assert_eq!(backend_names(&sever), ["mqtt-eu"]);
+    assert_eq!(
+        metric_now(
+            &sever,
+            "sever_config_reloads_total",
+            &[("result", "success")]
+        ),
+        Some(2.0)
+    );
     let text = http::get(&sever.url("/metrics"), None).text;
     assert_eq!(
         metric(&text, "sever_circuit_state", &[("backend", "mqtt-us")]),
@@ -116,7 +107,7 @@ fn a_bad_config_on_sighup_is_reported_and_the_old_one_stays_in_force() {
         &sever,
         "server: { listen: [not, an, address] }\nbogus_key: 1\n",
     );
-    hup_and_wait_for(&sever, "config not reloaded");
+    reload(&sever, Reload::Failure);
     let stderr = sever.stderr();
     assert!(stderr.contains("server.listen"), "{stderr}");
     assert!(stderr.contains("bogus_key"), "{stderr}");
@@ -128,34 +119,49 @@ fn a_bad_config_on_sighup_is_reported_and_the_old_one_stays_in_force() {
         &sever,
         &config(&eu.url()).replace("broker_id: \"brk-19c2\", ", ""),
     );
-    hup_and_wait_for(&sever, "config not reloaded");
+    reload(&sever, Reload::Failure);
     assert!(sever.stderr().contains("backends.mqtt-eu.settings"));
     assert!(
         !sever.stderr().contains(CEDALO_TOKEN),
         "no secret in the errors"
     );
     assert_eq!(disconnect(&sever, "c2").status, 200, "old config serves");
+    assert_eq!(
+        metric_now(
+            &sever,
+            "sever_config_reloads_total",
+            &[("result", "failure")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric_now(
+            &sever,
+            "sever_config_reloads_total",
+            &[("result", "success")]
+        ),
+        Some(0.0)
+    );
 }
 
 #[test]
 fn a_request_in_flight_during_a_reload_finishes_on_the_config_it_started_with() {
     let eu = sim(&["c1"]);
-    eu.set_delay(Duration::from_millis(1500));
     let sever = start_tuned(&eu, ", request_timeout_ms: 5000", 4000, 0);
+    let gate = eu.hold_answers();
 
     std::thread::scope(|s| {
         let slow = s.spawn(|| disconnect(&sever, "c1"));
-        // Wait until the vendor call is under way.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while eu.calls().is_empty() {
-            assert!(Instant::now() < deadline, "the vendor call never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            eventually(Duration::from_secs(10), || gate.held() == 1),
+            "the vendor call never started"
+        );
         // Reload to a config without mqtt-eu at all.
         let other = sim_with(SimConfig::new("p-us", "b-us", CEDALO_TOKEN), &[]);
         let new = config_with_us(&eu, &other).replace("  mqtt-eu:", "  mqtt-old:");
         rewrite_config(&sever, &new);
-        hup_and_wait_for(&sever, "config reloaded");
+        reload(&sever, Reload::Success);
+        gate.release();
         let reply = slow.join().unwrap();
         assert_eq!(reply.status, 200, "{}", reply.text);
         assert_eq!(reply.json()["backend"], "mqtt-eu");
@@ -173,15 +179,19 @@ fn sighup_reopens_the_audit_log_for_rotation() {
     let rotated = sever.dir().join("audit.jsonl.1");
     std::fs::rename(&path, &rotated).unwrap();
 
-    hup_and_wait_for(&sever, "config reloaded");
+    reload(&sever, Reload::Success);
     assert_eq!(disconnect(&sever, "c2").status, 200);
 
-    let old = std::fs::read_to_string(&rotated).unwrap();
-    assert_eq!(old.lines().count(), 1, "{old}");
-    assert!(old.contains("\"c1\""));
-    let new = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(new.lines().count(), 1, "{new}");
-    assert!(new.contains("\"c2\""));
+    // Each file holds exactly its one request's line.
+    let targets = |file: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["target"].clone())
+            .collect()
+    };
+    assert_eq!(targets(&rotated), [json!({"client_id": "c1"})]);
+    assert_eq!(targets(&path), [json!({"client_id": "c2"})]);
 }
 
 #[test]
@@ -193,7 +203,7 @@ fn an_audit_log_that_cannot_be_written_refuses_requests_and_sends_nothing() {
     std::fs::remove_file(&path).unwrap();
     std::fs::create_dir(&path).unwrap();
     // The reload fails (the audit path cannot be opened) and the log is reopened: unready.
-    hup_and_wait_for(&sever, "config not reloaded");
+    reload(&sever, Reload::Failure);
 
     let reply = disconnect(&sever, "c1");
     reply.expect_problem(503, "audit_unavailable");

@@ -376,3 +376,50 @@ fn check_reports_missing_and_invalid_tls_files_at_their_keys_without_key_materia
     assert!(stderr.contains("server.tls.cert_path"), "{stderr}");
     assert!(!stderr.contains(body_line), "{stderr}");
 }
+
+#[test]
+fn the_cli_reaches_an_mtls_sever_with_its_ca_file_and_a_client_certificate() {
+    let sim = sim(&["sensor-17"]);
+    let pki = Pki::new();
+    let bot = pki.ca.client("soar-bot", &[]);
+    std::fs::write(pki.path("bot.pem"), &bot.cert_pem).unwrap();
+    std::fs::write(pki.path("bot.key"), &bot.key_pem).unwrap();
+    let probe = pki.client(Some(&bot));
+    let sever = Sever::start_https(&tls_config(&sim, &pki, true, ""), &env(), &probe);
+    let url = sever.base_url();
+    let ca = pki.path("ca.pem").display().to_string();
+    let act = [
+        "act",
+        "disconnect",
+        "--backend",
+        "mqtt-eu",
+        "--client-id",
+        "sensor-17",
+        "--reason",
+        "INC-1",
+        "--url",
+        &url,
+        "--ca-file",
+        &ca,
+    ];
+
+    // Without a client certificate the handshake fails: no answer, nothing sent.
+    let (code, stdout, stderr) = run_cli(&act, &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("no answer from Sever"), "{stderr}");
+    assert!(sim.calls().is_empty());
+
+    // With it, and no token, the certificate names the caller.
+    let (cert, key) = (pki.path("bot.pem"), pki.path("bot.key"));
+    let mut with_cert = act.to_vec();
+    with_cert.extend([
+        "--cert-file",
+        cert.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    let (code, stdout, stderr) = run_cli(&with_cert, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_one_disconnect_call(&sim, "sensor-17");
+    assert_eq!(last_audited_caller(&sever), "soar-bot");
+}

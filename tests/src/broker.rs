@@ -77,7 +77,15 @@ impl Broker {
             .stderr(log)
             .process_group(0);
         broker.child = Some(command.spawn().expect("spawn rabbitmq-server"));
-        while began.elapsed() < START_LIMIT {
+        let mut exited = None;
+        let ready = crate::eventually(START_LIMIT, || {
+            exited = broker
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() {
+                return true;
+            }
             let ready = http::try_send("GET", &broker.api("/api/overview"), &broker.auth(), None)
                 .is_ok_and(|r| r.status == 200);
             // The AMQP and MQTT listeners open last, after the management one.
@@ -85,14 +93,14 @@ impl Broker {
                 let address = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
                 std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok()
             });
-            if ready && listening {
-                broker.startup = began.elapsed();
-                return broker;
-            }
-            if let Some(Ok(Some(status))) = broker.child.as_mut().map(Child::try_wait) {
-                panic!("rabbitmq-server exited ({status}):\n{}", broker.log_tail());
-            }
-            std::thread::sleep(Duration::from_millis(250));
+            ready && listening
+        });
+        if let Some(status) = exited {
+            panic!("rabbitmq-server exited ({status}):\n{}", broker.log_tail());
+        }
+        if ready {
+            broker.startup = began.elapsed();
+            return broker;
         }
         panic!(
             "rabbitmq-server not ready after {START_LIMIT:?}:\n{}",
@@ -230,16 +238,13 @@ impl Broker {
     /// The client names of the vhost's connections, sorted, once they equal `expected`
     /// (polled, at most 15 s); what they were otherwise.
     pub fn wait_for_clients(&self, expected: &[&str]) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let mut clients: Vec<String> =
-                self.connections().into_iter().map(|(_, _, c)| c).collect();
+        let mut clients = Vec::new();
+        crate::eventually(Duration::from_secs(15), || {
+            clients = self.connections().into_iter().map(|(_, _, c)| c).collect();
             clients.sort();
-            if clients == expected || Instant::now() >= deadline {
-                return clients;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            clients == expected
+        });
+        clients
     }
 
     /// Stops the node: `rabbitmqctl stop` (bounded), then its process group and its epmd
@@ -274,12 +279,8 @@ impl Broker {
 
 /// Waits for `child` at most `limit`, then kills it.
 fn wait_bounded(child: &mut Child, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if crate::eventually(limit, || matches!(child.try_wait(), Ok(Some(_)))) {
+        return;
     }
     let _ = child.kill();
     let _ = child.wait();

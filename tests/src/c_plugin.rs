@@ -23,6 +23,8 @@ pub enum Variant {
     BadStatus,
     /// `c-bad-kind`: every failure carries problem kind 99.
     BadKind,
+    /// `c-cedalo-30`: the working adapter as a plugin of ABI 3.0 (a shorter descriptor).
+    Abi30,
 }
 
 impl Variant {
@@ -34,6 +36,7 @@ impl Variant {
             Variant::ShortDescriptor => "c-short",
             Variant::BadStatus => "c-bad-status",
             Variant::BadKind => "c-bad-kind",
+            Variant::Abi30 => "c-cedalo-30",
         }
     }
 
@@ -44,6 +47,7 @@ impl Variant {
             Variant::ShortDescriptor => Some("SEVER_FIXTURE_SHORT_DESCRIPTOR"),
             Variant::BadStatus => Some("SEVER_FIXTURE_BAD_STATUS"),
             Variant::BadKind => Some("SEVER_FIXTURE_BAD_KIND"),
+            Variant::Abi30 => Some("SEVER_FIXTURE_ABI_3_0"),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::free_port;
 use nix::sys::signal::{kill, Signal};
@@ -85,15 +85,19 @@ impl RedisServer {
             .stderr(Stdio::null())
             .process_group(0);
         self.child = Some(command.spawn().expect("spawn redis-server"));
-        let began = Instant::now();
-        while began.elapsed() < START_LIMIT {
-            if self.answers_ping() {
-                return;
-            }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("redis-server exited ({status}):\n{}", self.log_tail());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let mut exited = None;
+        let answering = crate::eventually(START_LIMIT, || {
+            exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            exited.is_some() || self.answers_ping()
+        });
+        if let Some(status) = exited {
+            panic!("redis-server exited ({status}):\n{}", self.log_tail());
+        }
+        if answering {
+            return;
         }
         panic!(
             "redis-server not answering after {START_LIMIT:?}:\n{}",
@@ -158,12 +162,10 @@ impl RedisServer {
         if let Ok(pid) = i32::try_from(child.id()) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if crate::eventually(Duration::from_secs(10), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        }) {
+            return;
         }
         let _ = child.kill();
         let _ = child.wait();

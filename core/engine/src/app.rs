@@ -4,14 +4,14 @@
 
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
+use crate::backend::{Backend, Upstream};
+use crate::clock::Ambient;
 use crate::config::{
     BackendConfig, Config, ConfigError, ConfigErrors, PluginSource, PluginSourceKind,
 };
-use crate::dispatch::{Backend, BackendParams, Upstream};
-use crate::host::{self, InstanceError, Plugin};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Metrics, RequestMetrics};
-use sever_plugin_abi::BackendSpec;
+use crate::plugin::{host, BackendSpec, InstanceError, Plugin, Transport, SEVER_ABI_MAJOR};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -34,13 +34,18 @@ pub fn load_plugins(file: &Path, sources: &[PluginSource]) -> Result<LoadedPlugi
     for source in sources {
         let at = source.config_path();
         let found = match &source.kind {
-            PluginSourceKind::File(path) => match host::load_file(path) {
+            PluginSourceKind::File(path) => match load_plugin_file(path) {
                 Ok(p) => vec![p],
                 Err(e) => {
                     errors.push(ConfigError::new(file, &at, e.to_string()));
                     continue;
                 }
             },
+            PluginSourceKind::Dir(dir) if !dir.is_dir() => {
+                let error = PluginFileError::Missing(dir.clone());
+                errors.push(ConfigError::new(file, &at, error.to_string()));
+                continue;
+            }
             PluginSourceKind::Dir(dir) => match crate::plugin_dir::load_dir(dir) {
                 Ok(found) => {
                     for w in found.warnings {
@@ -83,6 +88,41 @@ pub fn load_plugins(file: &Path, sources: &[PluginSource]) -> Result<LoadedPlugi
     }
 }
 
+/// Why one plugin library could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginFileError {
+    /// Nothing at that path: usually, the adapters were not built (or not for this profile).
+    #[error(
+        "{}: no such file; build the adapters first (`cargo build --workspace` writes \
+         target/debug/libsever_*.so, `cargo build --release` target/release/)",
+        .0.display()
+    )]
+    Missing(std::path::PathBuf),
+    /// The loader refused it.
+    #[error("{}", without_repeated_path(.0))]
+    Load(#[from] host::LoadError),
+}
+
+/// The loader's message without the path repeated inside it (`dlerror` names the file
+/// again after the loader already did).
+fn without_repeated_path(error: &host::LoadError) -> String {
+    let text = error.to_string();
+    match text.split_once(": ") {
+        Some((path, rest)) if !path.is_empty() => {
+            format!("{path}: {}", rest.replacen(&format!("{path}: "), "", 1))
+        }
+        _ => text,
+    }
+}
+
+/// Loads one plugin library; a missing file is told apart, with a hint to build it.
+pub fn load_plugin_file(path: &Path) -> Result<Arc<Plugin>, PluginFileError> {
+    if !path.exists() {
+        return Err(PluginFileError::Missing(path.to_owned()));
+    }
+    Ok(host::load_file(path)?)
+}
+
 /// Creates one backend per configured backend, each validated by its plugin (`file` names
 /// the config in error lines).
 pub fn build_backends(
@@ -90,6 +130,7 @@ pub fn build_backends(
     configs: &[BackendConfig],
     plugins: &[Arc<Plugin>],
     metrics: &Metrics,
+    ambient: &Ambient,
 ) -> Result<Vec<Arc<Backend>>, ConfigErrors> {
     let mut errors = ConfigErrors::new();
     let mut backends = Vec::with_capacity(configs.len());
@@ -112,6 +153,19 @@ pub fn build_backends(
             ));
             continue;
         };
+        if plugin.info().transport != Transport::Http {
+            // The ABI describes these exchanges; this release's host does not perform them.
+            errors.push(ConfigError::new(
+                file,
+                format!("{at}.plugin"),
+                format!(
+                    "the {} plugin's transport ({}) is not performed by this release of sever",
+                    plugin.name(),
+                    plugin.info().transport
+                ),
+            ));
+            continue;
+        }
         if let Some(problem) = scheme_problem(plugin, &b.url) {
             errors.push(ConfigError::new(file, format!("{at}.url"), problem));
             continue;
@@ -123,18 +177,8 @@ pub fn build_backends(
         };
         match plugin.instantiate(&spec) {
             Ok(instance) => {
-                let secrets = secret_values(plugin, &b.settings);
-                let params = BackendParams {
-                    name: b.name.clone(),
-                    url: b.url.clone(),
-                    tags: b.tags.clone(),
-                    timeout: b.timeout,
-                    retries: b.retries,
-                    max_concurrency: b.max_concurrency,
-                    breaker: b.breaker,
-                    secrets,
-                };
-                backends.push(Arc::new(Backend::new(params, instance, metrics)));
+                let backend = Backend::new(b, instance, metrics, ambient.clone());
+                backends.push(Arc::new(backend));
             }
             Err(InstanceError::Settings(list)) => {
                 for e in list {
@@ -174,24 +218,6 @@ fn scheme_problem(plugin: &Plugin, url: &str) -> Option<String> {
     ))
 }
 
-/// The values of a backend's settings its plugin marks secret, for redaction.
-fn secret_values(
-    plugin: &Plugin,
-    settings: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<String> {
-    plugin
-        .info()
-        .secret_keys()
-        .filter_map(|k| settings.get(k))
-        .filter_map(|v| match v {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Null => None,
-            other => Some(other.to_string()),
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// Everything a running Sever needs, built from one config.
 #[derive(Debug)]
 pub struct Sever {
@@ -208,15 +234,73 @@ pub struct Sever {
     /// unchanged).
     pub(crate) idempotency: IdempotencyStore,
     pub(crate) upstream: Arc<dyn Upstream>,
+    /// The clock and randomness of everything this Sever runs.
+    pub(crate) ambient: Ambient,
+    /// Plugins linked into the program rather than listed in the config (tests).
+    pub(crate) linked: Vec<Arc<Plugin>>,
     pub(crate) ready: AtomicBool,
     /// Non-fatal problems found while building (shown by `sever check`, logged by serve).
     pub warnings: Vec<ConfigError>,
 }
 
+/// Builds a [`Sever`] with more than a config and an upstream: another clock and
+/// randomness, plugins linked into the program. What [`Sever::build`] does with defaults.
+#[derive(Debug)]
+pub struct SeverBuilder {
+    config: Config,
+    upstream: Arc<dyn Upstream>,
+    ambient: Ambient,
+    linked: Vec<Arc<Plugin>>,
+}
+
+impl SeverBuilder {
+    /// Everything built reads time and randomness from `ambient` (default: the system's).
+    pub fn ambient(mut self, ambient: Ambient) -> Self {
+        self.ambient = ambient;
+        self
+    }
+
+    /// Adds a plugin that is linked into the program (`host::load_static`) to those the
+    /// config lists; backends may name it. Kept across reloads.
+    pub fn plugin(mut self, plugin: Arc<Plugin>) -> Self {
+        self.linked.push(plugin);
+        self
+    }
+
+    /// Loads plugins, creates backends and opens the audit log.
+    pub fn build(self) -> Result<Sever, ConfigErrors> {
+        let parts = Parts {
+            upstream: self.upstream,
+            metrics: Metrics::new(),
+            ambient: self.ambient,
+            linked: self.linked,
+        };
+        Sever::assemble(self.config, parts, None, None)
+    }
+}
+
+/// What a Sever is built with besides its config, and keeps across reloads.
+struct Parts {
+    upstream: Arc<dyn Upstream>,
+    metrics: Metrics,
+    ambient: Ambient,
+    linked: Vec<Arc<Plugin>>,
+}
+
 impl Sever {
     /// Loads plugins, creates backends and opens the audit log.
     pub fn build(config: Config, upstream: Arc<dyn Upstream>) -> Result<Sever, ConfigErrors> {
-        Self::assemble(config, upstream, Metrics::new(), None, None)
+        Self::builder(config, upstream).build()
+    }
+
+    /// A [`SeverBuilder`] for `config` and `upstream`.
+    pub fn builder(config: Config, upstream: Arc<dyn Upstream>) -> SeverBuilder {
+        SeverBuilder {
+            config,
+            upstream,
+            ambient: Ambient::real(),
+            linked: Vec::new(),
+        }
     }
 
     /// Builds a new Sever from a new config for a live reload, keeping what outlives a
@@ -224,10 +308,15 @@ impl Sever {
     /// connection pool, and the audit log when its path is unchanged (reopened, for log
     /// rotation). Nothing of `self` changes; on error the old one simply stays in force.
     pub fn rebuild(&self, config: Config) -> Result<Sever, ConfigErrors> {
+        let parts = Parts {
+            upstream: Arc::clone(&self.upstream),
+            metrics: self.metrics.clone(),
+            ambient: self.ambient.clone(),
+            linked: self.linked.clone(),
+        };
         let next = Self::assemble(
             config,
-            Arc::clone(&self.upstream),
-            self.metrics.clone(),
+            parts,
             self.audit.as_ref(),
             Some((&self.config.idempotency, &self.idempotency)),
         )?;
@@ -250,13 +339,25 @@ impl Sever {
 
     fn assemble(
         config: Config,
-        upstream: Arc<dyn Upstream>,
-        metrics: Metrics,
+        parts: Parts,
         current_audit: Option<&Arc<AuditLog>>,
         current_idempotency: Option<(&crate::config::IdempotencyConfig, &IdempotencyStore)>,
     ) -> Result<Sever, ConfigErrors> {
-        let loaded = load_plugins(&config.source, &config.plugins)?;
-        let backends = build_backends(&config.source, &config.backends, &loaded.plugins, &metrics)?;
+        let Parts {
+            upstream,
+            metrics,
+            ambient,
+            linked,
+        } = parts;
+        let mut loaded = load_plugins(&config.source, &config.plugins)?;
+        loaded.plugins.extend(linked.iter().cloned());
+        let backends = build_backends(
+            &config.source,
+            &config.backends,
+            &loaded.plugins,
+            &metrics,
+            &ambient,
+        )?;
         let audit_error = |e: crate::audit::AuditError| {
             let mut errors = ConfigErrors::new();
             errors.push(ConfigError::new(
@@ -276,7 +377,12 @@ impl Sever {
         };
         let idempotency = match current_idempotency {
             Some((section, store)) if *section == config.idempotency => store.clone(),
-            _ => IdempotencyStore::from_config(&config.idempotency, &metrics).map_err(|e| {
+            _ => IdempotencyStore::from_config(
+                &config.idempotency,
+                &metrics,
+                Arc::clone(&ambient.clock),
+            )
+            .map_err(|e| {
                 let mut errors = ConfigErrors::new();
                 errors.push(ConfigError::new(
                     &config.source,
@@ -289,11 +395,7 @@ impl Sever {
         for p in &loaded.plugins {
             metrics
                 .plugin_info
-                .with_label_values(&[
-                    p.name(),
-                    &p.info().version,
-                    &sever_plugin_abi::raw::SEVER_ABI_MAJOR.to_string(),
-                ])
+                .with_label_values(&[p.name(), &p.info().version, &SEVER_ABI_MAJOR.to_string()])
                 .set(1);
         }
         let by_name = backends
@@ -311,6 +413,8 @@ impl Sever {
             audit,
             idempotency,
             upstream,
+            ambient,
+            linked,
             ready: AtomicBool::new(false),
             warnings: loaded.warnings,
             config,

@@ -1,10 +1,10 @@
 //! The audit log (spec §7): one JSON line per canonical request that passed parsing,
 //! appended and flushed before the answer is sent. No secrets, no bearer tokens.
 
+use crate::plugin::{Action, Target};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
-use sever_plugin_abi::{Action, Target};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -14,11 +14,11 @@
 //! [`PeerCertificate`]. A token's or client's `allow` rules then decide every action
 //! (403 outside them); an empty `allow` list authenticates but permits no action.
 
+use crate::api::problems;
 use crate::config::{AuthConfig, CertSubject, ClientConfig, TokenConfig};
+use crate::plugin::Action;
 use crate::problem::ApiProblem;
-use crate::problem::ProblemCode;
 use crate::Sever;
-use sever_plugin_abi::Action;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -223,6 +223,13 @@ impl Authenticator {
 }
 
 impl Sever {
+    /// 401 unless the `Authorization` header carries a known bearer token.
+    pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, ApiProblem> {
+        self.auth
+            .authenticate(authorization)
+            .map_err(problems::unauthenticated)
+    }
+
     /// 401 unless the `Authorization` header carries a known bearer token or, without
     /// that header, `peer` (the connection's verified client certificate) matches a
     /// configured client.
@@ -233,7 +240,7 @@ impl Sever {
     ) -> Result<Caller, ApiProblem> {
         self.auth
             .identify(authorization, peer)
-            .map_err(|e| ApiProblem::new(ProblemCode::Unauthenticated, e.to_string()))
+            .map_err(problems::unauthenticated)
     }
 }
 
@@ -251,3 +258,7 @@ fn bearer(header: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 #[path = "auth_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "auth_cert_tests.rs"]
+mod cert_tests;

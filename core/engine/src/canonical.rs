@@ -1,9 +1,9 @@
 //! The canonical request (spec §3): parsed and validated once, before any plugin is called.
 
+use crate::plugin::{Action, ActionSpec, Target, TargetField};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use sever_plugin_abi::{Action, ActionSpec, Target, TargetField};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -29,11 +29,12 @@ mod redis_store;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::clock::Clock;
 use crate::config::IdempotencyConfig;
 use crate::metrics::Metrics;
 use memory::MemoryStore;
@@ -157,22 +158,6 @@ pub enum IdempotencyError {
     ClaimLost,
 }
 
-/// A source of monotonic time, injectable so tests can move it.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Now.
-    fn now(&self) -> Instant;
-}
-
-/// [`Instant::now`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
 /// The store the request path asks; cheap to clone (shared state).
 #[derive(Debug, Clone)]
 pub struct IdempotencyStore {
@@ -187,30 +172,24 @@ enum Backend {
 }
 
 impl IdempotencyStore {
-    /// The store the `idempotency` section asks for: Redis when `redis_url` is set, else
-    /// in memory. Does not connect: Redis is reached on first use, so Sever starts while
-    /// Redis is down and answers 503 to keyed requests until it is back.
+    /// The store the `idempotency` section asks for: Redis when `redis_url` is set (its
+    /// keys expire by Redis's clock), else in memory (expiring by `clock`). Does not
+    /// connect: Redis is reached on first use, so Sever starts while Redis is down and
+    /// answers 503 to keyed requests until it is back.
     pub fn from_config(
         config: &IdempotencyConfig,
         metrics: &Metrics,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, IdempotencyError> {
         match &config.redis_url {
             Some(url) => Self::redis(url, metrics),
-            None => Ok(Self::in_memory(config.max_entries, metrics)),
+            None => Ok(Self::in_memory(config.max_entries, metrics, clock)),
         }
     }
 
-    /// An in-memory store holding at most `max_entries` keys (at least one).
-    pub fn in_memory(max_entries: usize, metrics: &Metrics) -> Self {
-        Self::in_memory_with_clock(max_entries, metrics, Arc::new(SystemClock))
-    }
-
-    /// [`IdempotencyStore::in_memory`] on another clock (tests move time).
-    pub fn in_memory_with_clock(
-        max_entries: usize,
-        metrics: &Metrics,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    /// An in-memory store holding at most `max_entries` keys (at least one), expiring them
+    /// by `clock`.
+    pub fn in_memory(max_entries: usize, metrics: &Metrics, clock: Arc<dyn Clock>) -> Self {
         let store = MemoryStore::new(max_entries, clock, metrics.idempotency_evictions.clone());
         IdempotencyStore {
             backend: Backend::Memory(Arc::new(store)),
@@ -417,20 +396,22 @@ mod tests {
     #[test]
     fn from_config_builds_memory_by_default_and_redis_when_a_url_is_set() {
         let metrics = Metrics::new();
-        let memory = IdempotencyStore::from_config(&IdempotencyConfig::default(), &metrics);
+        let clock = || Arc::new(crate::clock::SystemClock) as Arc<dyn Clock>;
+        let memory =
+            IdempotencyStore::from_config(&IdempotencyConfig::default(), &metrics, clock());
         assert_eq!(memory.map(|s| s.kind()).ok(), Some("memory"));
         let config = IdempotencyConfig {
             max_entries: 10,
             redis_url: Some("redis://:secret-pw@127.0.0.1:6379/0".into()),
         };
-        let redis = IdempotencyStore::from_config(&config, &metrics).unwrap();
+        let redis = IdempotencyStore::from_config(&config, &metrics, clock()).unwrap();
         assert_eq!(redis.kind(), "redis");
         assert!(!format!("{redis:?}").contains("secret-pw"));
         let tls = IdempotencyConfig {
             max_entries: 10,
             redis_url: Some("rediss://:secret-pw@127.0.0.1:6379/0".into()),
         };
-        let err = IdempotencyStore::from_config(&tls, &metrics).unwrap_err();
+        let err = IdempotencyStore::from_config(&tls, &metrics, clock()).unwrap_err();
         assert!(matches!(err, IdempotencyError::Config(_)), "{err:?}");
         assert!(!err.to_string().contains("secret-pw"));
     }

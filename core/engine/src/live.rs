@@ -2,6 +2,10 @@
 //! loads newly listed plugins), builds a complete new [`Sever`] beside the running one and
 //! swaps it in. Requests already running finish on the Sever they started with; new
 //! requests see the new one. A config with errors is reported and changes nothing.
+//!
+//! Every reload is counted in `sever_config_reloads_total{result}` and sets
+//! `sever_config_last_reload_successful` (as Prometheus reports its own reloads), so that
+//! operators and tests can tell a reload happened, and how it went, from `/metrics`.
 
 use crate::config::{self, ConfigError, ConfigErrors};
 use crate::Sever;
@@ -29,6 +33,9 @@ pub struct Reloaded {
 impl Live {
     /// Starts with `sever`.
     pub fn new(sever: Sever) -> Self {
+        sever
+            .metrics
+            .config_loaded(false, true, unix_seconds(&sever));
         Live {
             current: ArcSwap::from_pointee(sever),
             reloading: Mutex::new(()),
@@ -54,6 +61,7 @@ impl Live {
                 if let Err(e) = old.reopen_audit() {
                     tracing::error!(error = %e, "audit log not reopened");
                 }
+                old.metrics.config_loaded(true, false, unix_seconds(&old));
                 return Err(errors);
             }
         };
@@ -65,9 +73,17 @@ impl Live {
             plugins: next.plugins().len(),
             warnings,
         };
+        let (metrics, at) = (next.metrics.clone(), unix_seconds(&next));
         self.current.store(Arc::new(next));
+        // Counted once the new Sever serves: whoever sees the count sees the new config.
+        metrics.config_loaded(true, true, at);
         Ok(reloaded)
     }
+}
+
+/// Now, by the Sever's clock, in Unix seconds.
+fn unix_seconds(sever: &Sever) -> f64 {
+    sever.ambient.clock.unix_ms() as f64 / 1000.0
 }
 
 /// Settings the running listeners were built with: a changed value is reported, and takes

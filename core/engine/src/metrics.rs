@@ -1,13 +1,13 @@
 //! Prometheus metrics (spec §8). Label values come only from config and the spec's code
 //! list, never from caller input, so every label set is bounded.
 
+use crate::plugin::{Action, Outcome};
 use crate::problem::ProblemCode;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use sever_plugin_abi::{Action, Outcome};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Buckets from 100 µs to 10 s: a proxy's own cost sits at the bottom, vendor calls above.
 pub const BUCKETS: &[f64] = &[
@@ -36,6 +36,16 @@ pub struct Metrics {
     pub idempotency_evictions: IntCounter,
     /// `sever_idempotency_replays_total`: requests answered with a stored answer.
     pub idempotency_replays: IntCounter,
+    /// The name of every metric registered, in registration order.
+    names: Arc<[String]>,
+    /// `sever_config_reloads_total{result}`: reloads (SIGHUP) by `success` or `failure`.
+    pub config_reloads: IntCounterVec,
+    /// `sever_config_last_reload_successful`: 1 when the last reload (or the start) loaded
+    /// the config, 0 when it failed and the config before stays in force.
+    pub config_last_reload_successful: IntGauge,
+    /// `sever_config_last_reload_success_timestamp_seconds`: when the config in force was
+    /// loaded (Unix time).
+    pub config_last_reload_success_timestamp: Gauge,
 }
 
 /// Registering a freshly created metric in a fresh registry only fails on a programming
@@ -119,6 +129,25 @@ impl Metrics {
             "sever_idempotency_replays_total",
             "Requests answered with the stored answer of an earlier one (Idempotency-Key).",
         ));
+        let mut names = Vec::new();
+        let config_reloads = must(IntCounterVec::new(
+            Opts::new(
+                "sever_config_reloads_total",
+                "Config reloads (SIGHUP), by result: success or failure.",
+            ),
+            &["result"],
+        ));
+        for result in ["success", "failure"] {
+            config_reloads.with_label_values(&[result]);
+        }
+        let config_last_reload_successful = must(IntGauge::new(
+            "sever_config_last_reload_successful",
+            "Whether the last config reload (or the start) succeeded (1) or failed (0).",
+        ));
+        let config_last_reload_success_timestamp = must(Gauge::new(
+            "sever_config_last_reload_success_timestamp_seconds",
+            "Unix time at which the config in force was loaded.",
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -131,7 +160,11 @@ impl Metrics {
             Box::new(circuit_state.clone()),
             Box::new(idempotency_evictions.clone()),
             Box::new(idempotency_replays.clone()),
+            Box::new(config_reloads.clone()),
+            Box::new(config_last_reload_successful.clone()),
+            Box::new(config_last_reload_success_timestamp.clone()),
         ] {
+            names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             must(registry.register(c));
         }
         Metrics {
@@ -147,7 +180,29 @@ impl Metrics {
             circuit_state,
             idempotency_evictions,
             idempotency_replays,
+            names: names.into(),
+            config_reloads,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp,
         }
+    }
+
+    /// Notes a config load: the start (`reload: false`) or a reload, and whether it
+    /// succeeded; `unix_s` is when.
+    pub fn config_loaded(&self, reload: bool, succeeded: bool, unix_s: f64) {
+        if reload {
+            let result = if succeeded { "success" } else { "failure" };
+            self.config_reloads.with_label_values(&[result]).inc();
+        }
+        self.config_last_reload_successful.set(i64::from(succeeded));
+        if succeeded {
+            self.config_last_reload_success_timestamp.set(unix_s);
+        }
+    }
+
+    /// The name of every metric Sever exports (for the reference docs and their test).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The Prometheus text exposition of every metric.
@@ -184,35 +239,83 @@ mod tests {
     fn cached_handles_record_under_the_right_labels() {
         let m = Metrics::new();
         let r = RequestMetrics::new(&m, "b1");
-        r.record(
-            Some(Action::Unbind),
-            Ended::Outcome(Outcome::Accepted),
-            Some(0.002),
-        );
-        r.record(
-            Some(Action::Unbind),
-            Ended::Outcome(Outcome::Accepted),
-            Some(0.002),
-        );
-        r.record(None, Ended::Problem(ProblemCode::Internal), None);
+        let accepted = OutcomeLabel::success(Outcome::Accepted);
+        r.record(Some(Action::Unbind), accepted, Some(0.002));
+        r.record(Some(Action::Unbind), accepted, Some(0.002));
+        r.record(None, OutcomeLabel::problem(ProblemCode::Internal), None);
         RequestMetrics::new(&m, "").record(
             None,
-            Ended::Problem(ProblemCode::Unauthenticated),
+            OutcomeLabel::problem(ProblemCode::Unauthenticated),
             None,
         );
+        r.record(Some(Action::Disconnect), OutcomeLabel::DRY_RUN, Some(0.001));
         let text = String::from_utf8(m.render()).unwrap_or_default();
-        for line in [
-            r#"sever_requests_total{action="unbind",backend="b1",outcome="accepted"} 2"#,
-            r#"sever_requests_total{action="",backend="b1",outcome="internal"} 1"#,
-            r#"sever_requests_total{action="",backend="",outcome="unauthenticated"} 1"#,
-            r#"sever_request_duration_seconds_count{action="unbind",backend="b1"} 2"#,
+        let value = |line: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(line)?.strip_prefix(' '))
+                .map(str::to_owned)
+        };
+        for (series, expected) in [
+            (
+                r#"sever_requests_total{action="unbind",backend="b1",outcome="accepted"}"#,
+                "2",
+            ),
+            (
+                r#"sever_requests_total{action="",backend="b1",outcome="internal"}"#,
+                "1",
+            ),
+            (
+                r#"sever_requests_total{action="",backend="",outcome="unauthenticated"}"#,
+                "1",
+            ),
+            (
+                r#"sever_requests_total{action="disconnect",backend="b1",outcome="dry_run"}"#,
+                "1",
+            ),
+            (
+                r#"sever_request_duration_seconds_count{action="unbind",backend="b1"}"#,
+                "2",
+            ),
         ] {
-            assert!(text.contains(line), "{line} missing from:\n{text}");
+            assert_eq!(
+                value(series).as_deref(),
+                Some(expected),
+                "{series} in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_outcome_label_has_its_own_slot_and_name() {
+        let mut labels = vec![
+            OutcomeLabel::success(Outcome::Done),
+            OutcomeLabel::success(Outcome::Accepted),
+            OutcomeLabel::DRY_RUN,
+        ];
+        labels.extend(ProblemCode::ALL.map(OutcomeLabel::problem));
+        assert_eq!(labels.len(), OutcomeLabel::COUNT);
+        for (i, label) in labels.iter().enumerate() {
+            assert_eq!(label.index(), i, "{}", label.name());
         }
         for code in ProblemCode::ALL {
-            assert_eq!(Ended::Problem(code).as_str(), code.as_str());
-            assert_eq!(ProblemCode::ALL[Ended::Problem(code).index() - 3], code);
+            assert_eq!(OutcomeLabel::problem(code).name(), code.as_str());
         }
+        assert_eq!(labels[0].name(), "done");
+        assert_eq!(labels[2].name(), "dry_run");
+    }
+
+    #[test]
+    fn a_failed_reload_clears_the_success_gauge_and_keeps_the_last_success_time() {
+        let m = Metrics::new();
+        m.config_loaded(false, true, 100.0);
+        m.config_loaded(true, false, 200.0);
+        assert_eq!(m.config_last_reload_successful.get(), 0);
+        assert_eq!(m.config_last_reload_success_timestamp.get(), 100.0);
+        m.config_loaded(true, true, 300.0);
+        assert_eq!(m.config_last_reload_successful.get(), 1);
+        assert_eq!(m.config_last_reload_success_timestamp.get(), 300.0);
+        assert_eq!(m.config_reloads.with_label_values(&["success"]).get(), 1);
+        assert_eq!(m.config_reloads.with_label_values(&["failure"]).get(), 1);
     }
 
     #[test]
@@ -245,44 +348,66 @@ mod tests {
             "sever_circuit_state",
             "sever_idempotency_evictions_total",
             "sever_idempotency_replays_total",
+            "sever_config_reloads_total",
+            "sever_config_last_reload_successful",
+            "sever_config_last_reload_success_timestamp_seconds",
         ] {
-            assert!(text.contains(name), "{name} missing from:\n{text}");
+            let exported = text
+                .lines()
+                .any(|l| l.starts_with(name) && !l.starts_with('#'));
+            assert!(exported, "{name} missing from:\n{text}");
         }
     }
 }
 
-/// How a canonical request ended, as the `outcome` label: an [`Outcome`], `dry_run`, or a
-/// problem code. Indexes a handle cache, so recording never formats or looks up a label.
+/// The `outcome` label of `sever_requests_total`: `done`, `accepted`, `dry_run` or a
+/// problem code, with its slot in a handle cache so that counting never formats or looks
+/// up a label. (How a request ended is `crate::api::Ended`; this is its label.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// `done` or `accepted`.
-    Outcome(Outcome),
-    /// `dry_run`.
-    DryRun,
-    /// A problem code.
-    Problem(ProblemCode),
+pub struct OutcomeLabel {
+    index: usize,
+    name: &'static str,
 }
 
-impl Ended {
-    const COUNT: usize = 3 + ProblemCode::ALL.len();
+impl OutcomeLabel {
+    /// How many label values there are.
+    pub const COUNT: usize = 3 + ProblemCode::ALL.len();
 
-    fn index(self) -> usize {
-        match self {
-            Ended::Outcome(Outcome::Done) => 0,
-            Ended::Outcome(Outcome::Accepted) => 1,
-            Ended::DryRun => 2,
+    /// `dry_run`.
+    pub const DRY_RUN: OutcomeLabel = OutcomeLabel {
+        index: 2,
+        name: "dry_run",
+    };
+
+    /// `done` or `accepted`.
+    pub fn success(outcome: Outcome) -> Self {
+        let index = match outcome {
+            Outcome::Done => 0,
+            Outcome::Accepted => 1,
+        };
+        OutcomeLabel {
+            index,
+            name: outcome.as_str(),
+        }
+    }
+
+    /// A problem code.
+    pub fn problem(code: ProblemCode) -> Self {
+        OutcomeLabel {
             // A fieldless enum's discriminants follow its declaration order (= `ALL`).
-            Ended::Problem(code) => 3 + code as usize,
+            index: 3 + code as usize,
+            name: code.as_str(),
         }
     }
 
     /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ended::Outcome(o) => o.as_str(),
-            Ended::DryRun => "dry_run",
-            Ended::Problem(code) => code.as_str(),
-        }
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The slot in `0..COUNT`.
+    pub fn index(self) -> usize {
+        self.index
     }
 }
 
@@ -294,7 +419,7 @@ pub struct RequestMetrics {
     backend: String,
     requests: IntCounterVec,
     durations: HistogramVec,
-    /// `[action][ended]`; action index 3 is the empty action label.
+    /// `[action][outcome]`; action index 3 is the empty action label.
     counters: Vec<OnceLock<IntCounter>>,
     histograms: [OnceLock<Histogram>; 4],
 }
@@ -315,19 +440,21 @@ impl RequestMetrics {
             backend: backend.to_owned(),
             requests: metrics.requests.clone(),
             durations: metrics.request_duration.clone(),
-            counters: (0..4 * Ended::COUNT).map(|_| OnceLock::new()).collect(),
+            counters: (0..4 * OutcomeLabel::COUNT)
+                .map(|_| OnceLock::new())
+                .collect(),
             histograms: std::array::from_fn(|_| OnceLock::new()),
         }
     }
 
     /// Counts one request and, when it has an action, its duration.
-    pub fn record(&self, action: Option<Action>, ended: Ended, seconds: Option<f64>) {
+    pub fn record(&self, action: Option<Action>, outcome: OutcomeLabel, seconds: Option<f64>) {
         let a = action_index(action);
         let label = action.map_or("", Action::as_str);
-        self.counters[a * Ended::COUNT + ended.index()]
+        self.counters[a * OutcomeLabel::COUNT + outcome.index]
             .get_or_init(|| {
                 self.requests
-                    .with_label_values(&[label, self.backend.as_str(), ended.as_str()])
+                    .with_label_values(&[label, self.backend.as_str(), outcome.name])
             })
             .inc();
         if let Some(s) = seconds {

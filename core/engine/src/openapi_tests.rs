@@ -5,9 +5,9 @@
 use super::*;
 use crate::api::{check_content_type, route, Route, RouteError};
 use crate::canonical::{self, MAX_IDENTIFIER_BYTES, MAX_REASON_BYTES};
+use crate::plugin::{Action, TargetField};
 use crate::problem::ProblemCode;
 use serde_json::Value;
-use sever_plugin_abi::{Action, TargetField};
 use std::collections::BTreeSet;
 
 /// Methods probed against [`route`].

@@ -1,10 +1,9 @@
 //! Canonical answers: the success body and RFC 9457 problem details (spec §4).
 
+use crate::plugin::{Action, Problem, Success};
+pub use crate::problem_code::ProblemCode;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sever_plugin_abi::{Action, Problem, Success};
-
-pub use crate::problem_code::ProblemCode;
 
 /// A problem on its way to the caller: the code plus what only the host knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +192,7 @@ mod tests {
         vendor.insert("status".into(), Value::from(200));
         vendor.insert("request_id".into(), Value::from("82B9\"E503"));
         let success = Success {
-            outcome: sever_plugin_abi::Outcome::Accepted,
+            outcome: crate::plugin::Outcome::Accepted,
             vendor,
         };
         let typed = success_body("r-1", Action::Terminate, "privx", &success, 3.125);

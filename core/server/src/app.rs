@@ -6,11 +6,9 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::listeners::TlsAccept;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::tls::TlsRef;
-use sever_engine::api::{self, Route};
+use sever_engine::api::{Body, Incoming, Listener};
 use sever_engine::auth::PeerCertificate;
 use sever_engine::live::Live;
-use sever_engine::problem::ProblemCode;
-use sever_engine::problem::{Answer, ApiProblem};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -94,129 +92,49 @@ fn peer_certificate(session: &ServerSession) -> Option<&PeerCertificate> {
         .get::<PeerCertificate>()
 }
 
-enum Body {
-    Complete(Vec<u8>),
-    TooLarge,
-    Broken(String),
-}
+/// A pingora session as the engine's API reads it.
+struct Session<'a>(&'a mut ServerSession);
 
-/// Reads the body, refusing it as soon as it passes `limit` bytes (not after).
-async fn read_body(session: &mut ServerSession, limit: usize) -> Body {
-    // A declared length over the limit is refused before reading a byte.
-    let declared = std::str::from_utf8(session.get_header_bytes("content-length"))
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Body::TooLarge;
+impl Incoming for Session<'_> {
+    fn method(&self) -> &str {
+        self.0.req_header().method.as_str()
     }
-    let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Body::TooLarge;
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Body::Complete(body),
-            Err(e) => return Body::Broken(e.to_string()),
+
+    fn path(&self) -> &str {
+        self.0.req_header().uri.path()
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.0.get_header(name).map(|v| v.as_bytes())
+    }
+
+    fn peer_certificate(&self) -> Option<&PeerCertificate> {
+        peer_certificate(self.0)
+    }
+
+    async fn read_body(&mut self, limit: usize) -> Body {
+        let session = &mut *self.0;
+        // A declared length over the limit is refused before reading a byte.
+        let declared = std::str::from_utf8(session.get_header_bytes("content-length"))
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Body::TooLarge;
         }
-    }
-}
-
-impl ApiApp {
-    async fn answer(&self, session: &mut ServerSession, request_id: &str) -> Answer {
-        // The Sever in force when the request arrived serves all of it, even if a reload
-        // swaps in another meanwhile.
-        let sever = self.live.load();
-        let (method, path) = {
-            let head = session.req_header();
-            (head.method.as_str().to_owned(), head.uri.path().to_owned())
-        };
-        let route = match api::route(&method, &path) {
-            Ok(Route::Metrics) => Route::Metrics,
-            Ok(_) | Err(_) if self.metrics_only => {
-                return Answer::problem(&api::RouteError::NotFound.problem(), request_id)
-            }
-            Ok(r) => r,
-            Err(e) => {
-                let mut answer = Answer::problem(&e.problem(), request_id);
-                if let api::RouteError::MethodNotAllowed { allow } = e {
-                    answer = answer.with_header("allow", allow.to_owned());
-                }
-                return answer;
-            }
-        };
-        let caller = if route.needs_token() {
-            let authorization = session.get_header("authorization").map(|v| v.as_bytes());
-            match sever.authenticate_peer(authorization, peer_certificate(session)) {
-                Ok(c) => Some(c),
-                Err(p) => {
-                    if route == Route::Actions {
-                        sever.count_refusal(p.code);
-                    }
-                    return Answer::problem(&p, request_id);
-                }
-            }
-        } else {
-            None
-        };
-        match (route, caller) {
-            (Route::Healthz, _) => sever.healthz(),
-            (Route::Readyz, _) => sever.readyz(),
-            (Route::Metrics, _) => sever.metrics_answer(),
-            (Route::OpenApi, _) => sever_engine::openapi::answer(),
-            (Route::Backends, Some(_)) => sever.backends_answer(),
-            (Route::Plugins, Some(_)) => sever.plugins_answer(),
-            (Route::Actions, Some(caller)) => {
-                let content_type = session.get_header("content-type").map(|v| v.as_bytes());
-                if let Err(p) = api::check_content_type(content_type) {
-                    sever.count_refusal(p.code);
-                    return Answer::problem(&p, request_id);
-                }
-                let limit = sever.config.server.max_body_bytes;
-                match read_body(session, limit).await {
-                    Body::Complete(body) => {
-                        let traceparent = session
-                            .get_header("traceparent")
-                            .map(|v| v.as_bytes().to_vec());
-                        let idempotency_key = session
-                            .get_header("idempotency-key")
-                            .map(|v| v.as_bytes().to_vec());
-                        sever
-                            .act(
-                                &caller,
-                                &body,
-                                request_id,
-                                traceparent.as_deref(),
-                                idempotency_key.as_deref(),
-                            )
-                            .await
-                    }
-                    Body::TooLarge => {
+        let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
                         // The rest of the body is never read; `response` closes the
                         // connection.
-                        let p = ApiProblem::new(
-                            ProblemCode::PayloadTooLarge,
-                            format!("the body is larger than {limit} bytes"),
-                        );
-                        sever.count_refusal(p.code);
-                        Answer::problem(&p, request_id)
+                        return Body::TooLarge;
                     }
-                    Body::Broken(e) => {
-                        let p = ApiProblem::new(
-                            ProblemCode::InvalidRequest,
-                            format!("the body could not be read: {e}"),
-                        );
-                        sever.count_refusal(p.code);
-                        Answer::problem(&p, request_id)
-                    }
+                    body.extend_from_slice(&chunk);
                 }
+                Ok(None) => return Body::Complete(body),
+                Err(e) => return Body::Broken(e.to_string()),
             }
-            _ => Answer::problem(
-                &ApiProblem::new(ProblemCode::Internal, "route without caller"),
-                request_id,
-            ),
         }
     }
 }
@@ -226,7 +144,17 @@ impl ServeHttp for ApiApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let request_id = request_id(session);
         let is_head = session.req_header().method == http::Method::HEAD;
-        let answer = self.answer(session, &request_id).await;
+        // The Sever in force when the request arrived serves all of it, even if a reload
+        // swaps in another meanwhile.
+        let sever = self.live.load();
+        let listener = if self.metrics_only {
+            Listener::MetricsOnly
+        } else {
+            Listener::Api
+        };
+        let answer = sever
+            .serve(&mut Session(session), &request_id, listener)
+            .await;
         // A body left unread (a refusal before reading it) would have to be drained before
         // the connection could carry another request: close it instead.
         if !session.is_body_done() && !session.is_body_empty() {

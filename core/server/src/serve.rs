@@ -1,6 +1,7 @@
 //! `sever serve`: build the engine from the config and run it on pingora.
 
 use crate::app::{ApiApp, ClientCertificates};
+use crate::logging::{start_logging, LogFormat};
 use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
 use pingora::apps::http_app::HttpServer;
@@ -9,12 +10,74 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
-use sever_engine::config::{Config, ConfigError, ConfigErrors};
+use sever_engine::config::{self, Config, ConfigError, ConfigErrors};
 use sever_engine::live::Live;
 use sever_engine::Sever;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// `sever serve`: loads the config, sets up logging (and span export), builds the engine
+/// and serves until a shutdown signal. Exit status 1 when it cannot start.
+pub(crate) fn command(log_format: LogFormat, path: PathBuf) -> ExitCode {
+    let loaded = config::load(&path);
+    let telemetry = match start_logging(log_format, loaded.as_ref().ok()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match loaded {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
+    let unsupported = config.unsupported();
+    if !unsupported.is_empty() {
+        for e in &unsupported {
+            tracing::error!("{e}");
+        }
+        return ExitCode::FAILURE;
+    }
+    if config.server.insecure_no_auth && config.auth.is_none() {
+        tracing::warn!(
+            "server.insecure_no_auth is true: ANY caller can disconnect ANY client on every \
+             backend. Use this for local trials only."
+        );
+    }
+    let sever = match Sever::build(config, upstream()) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &sever.warnings {
+        tracing::warn!("{w}");
+    }
+    let server = &sever.config.server;
+    let addresses: Vec<_> = std::iter::once(server.listen)
+        .chain(server.metrics_listen)
+        .collect();
+    if let Err(e) = check_free(&addresses) {
+        tracing::error!("{e}");
+        return ExitCode::FAILURE;
+    }
+    run(sever, telemetry);
+    ExitCode::SUCCESS
+}
 
 /// Marks the server ready once its listener accepts connections.
 struct Readiness {

@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use pingora::connectors::http::v1::Connector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession;
-use pingora::upstreams::peer::HttpPeer;
-use sever_engine::dispatch::{TransportError, Upstream, UpstreamResponse};
-use sever_plugin_abi::VendorRequest;
+use pingora::upstreams::peer::{HttpPeer, Peer};
+use pingora::ErrorType;
+use sever_engine::backend::{TransportError, Upstream, UpstreamResponse};
+use sever_engine::plugin::VendorRequest;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -144,7 +145,7 @@ impl PingoraUpstream {
         }
         let (session, _reused) = Box::pin(self.connector.get_http_session(peer))
             .await
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
+            .map_err(|e| TransportError::Connect(format!("{}: {}", peer.address(), brief(&e))))?;
         Ok(session)
     }
 
@@ -160,7 +161,7 @@ impl PingoraUpstream {
         peer.options.total_connection_timeout = Some(timeout);
         let header = header(request, target)?;
         let mut session = self.session(&peer).await?;
-        let broken = |e: pingora::BError| TransportError::Protocol(e.to_string());
+        let broken = |e: pingora::BError| TransportError::Protocol(brief(&e));
         session
             .write_request_header(Box::new(header))
             .await
@@ -204,6 +205,37 @@ impl PingoraUpstream {
     }
 }
 
+/// pingora's error said once: its kind in words and the innermost cause. Its `Display`
+/// is the whole chain (`Upstream ConnectRefused context: Peer: addr: …, scheme: …, sni: …
+/// cause: …`), which named the peer and the cause again at each level of a problem's
+/// `detail`.
+fn brief(e: &pingora::Error) -> String {
+    let kind = match e.etype() {
+        ErrorType::ConnectRefused => "connection refused",
+        ErrorType::ConnectTimedout => "connection timed out",
+        ErrorType::ConnectNoRoute => "no route to host",
+        ErrorType::TLSHandshakeFailure | ErrorType::HandshakeError => "TLS handshake failed",
+        ErrorType::TLSHandshakeTimedout => "TLS handshake timed out",
+        ErrorType::InvalidCert => "invalid certificate",
+        ErrorType::ConnectionClosed => "connection closed by the vendor",
+        ErrorType::ReadTimedout => "read timed out",
+        ErrorType::WriteTimedout => "write timed out",
+        ErrorType::InvalidHTTPHeader => "invalid HTTP header in the answer",
+        other => other.as_str(),
+    };
+    let root = e.root_cause();
+    // Without an inner cause, the root is the error itself: its context only names the peer.
+    if root.downcast_ref::<pingora::Error>().is_some() {
+        return kind.to_owned();
+    }
+    let cause = root.to_string();
+    if cause.to_ascii_lowercase().starts_with(kind) {
+        cause
+    } else {
+        format!("{kind}: {cause}")
+    }
+}
+
 #[async_trait]
 impl Upstream for PingoraUpstream {
     async fn send(
@@ -233,5 +265,24 @@ mod tests {
         let t = parse_url("https://[::1]/").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.tls), ("::1", 443, true));
         assert!(parse_url("ftp://h/").is_err());
+    }
+
+    #[test]
+    fn a_pingora_error_chain_is_said_once() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let e = pingora::Error::because(ErrorType::ConnectRefused, "Peer: addr: 127.0.0.1:9", io);
+        assert_eq!(brief(&e), "Connection refused (os error 111)");
+        let e = pingora::Error::explain(ErrorType::TLSHandshakeFailure, "Peer: addr: 127.0.0.1:9");
+        assert_eq!(brief(&e), "TLS handshake failed");
+        let inner = pingora::Error::because(
+            ErrorType::InvalidCert,
+            "cert",
+            std::io::Error::other("UnknownIssuer"),
+        );
+        let outer = pingora::Error::because(ErrorType::TLSHandshakeFailure, "Peer", inner);
+        assert_eq!(brief(&outer), "TLS handshake failed: UnknownIssuer");
     }
 }

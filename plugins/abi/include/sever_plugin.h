@@ -1,7 +1,7 @@
 /*
  * sever_plugin.h: the C ABI between Sever and its adapter plugins.
  *
- * GENERATED from plugins/abi/src/raw.rs by cbindgen (plugins/abi/cbindgen.toml); do not
+ * GENERATED from plugins/abi/src/raw/ by cbindgen (plugins/abi/cbindgen.toml); do not
  * edit. docs/plugin-abi.md describes the call sequence, ownership, threading and
  * versioning rules. A plugin exports one function, sever_plugin_descriptor().
  */
@@ -35,7 +35,7 @@ const struct SeverDescriptor *sever_plugin_descriptor(void);
  The minor ABI version: compatible additions (a new step kind, a field appended to a
  payload or to the descriptor). A host loads plugins of any minor of its major.
  */
-#define SEVER_ABI_MINOR 0
+#define SEVER_ABI_MINOR 1
 
 /*
  `"SEVERPLG"` as a little-endian `u64`: identifies a Sever plugin descriptor.
@@ -101,6 +101,30 @@ const struct SeverDescriptor *sever_plugin_descriptor(void);
 #define SEVER_STEP_FAIL 3
 
 /*
+ [`SeverStep::kind`] (3.1): send the [`SeverRedisCommand`] in `payload` on the backend's
+ Redis connection.
+ */
+#define SEVER_STEP_REDIS 4
+
+/*
+ [`SeverStep::kind`] (3.1): run the [`SeverSqlQuery`] in `payload` on the backend's SQL
+ connection.
+ */
+#define SEVER_STEP_SQL 5
+
+/*
+ [`SeverStep::kind`] (3.1): publish the [`SeverMqttRequest`] in `payload` on the backend's
+ MQTT connection and gather its answers.
+ */
+#define SEVER_STEP_MQTT 6
+
+/*
+ [`SeverStep::kind`] (3.1): send the [`SeverNatsRequest`] in `payload` on the backend's
+ NATS connection and gather its replies.
+ */
+#define SEVER_STEP_NATS 7
+
+/*
  [`SeverInput::kind`]: the answer to an HTTP step; `payload` is a [`SeverHttpResponse`].
  */
 #define SEVER_INPUT_HTTP_RESPONSE 1
@@ -110,6 +134,86 @@ const struct SeverDescriptor *sever_plugin_descriptor(void);
  [`SeverRetry`].
  */
 #define SEVER_INPUT_RETRY 2
+
+/*
+ [`SeverInput::kind`] (3.1): the answer to a Redis step; `payload` is a
+ [`SeverRedisReply`].
+ */
+#define SEVER_INPUT_REDIS_REPLY 3
+
+/*
+ [`SeverInput::kind`] (3.1): the answer to an SQL step; `payload` is a [`SeverSqlResult`].
+ */
+#define SEVER_INPUT_SQL_RESULT 4
+
+/*
+ [`SeverInput::kind`] (3.1): the answer to an MQTT step; `payload` is a
+ [`SeverMqttResult`].
+ */
+#define SEVER_INPUT_MQTT_RESULT 5
+
+/*
+ [`SeverInput::kind`] (3.1): the answer to a NATS step; `payload` is a
+ [`SeverNatsReplies`].
+ */
+#define SEVER_INPUT_NATS_REPLIES 6
+
+/*
+ [`SeverRedisReply::kind`]: an integer reply (`:n`), in `integer`.
+ */
+#define SEVER_REDIS_INTEGER 1
+
+/*
+ [`SeverRedisReply::kind`]: a simple string (`+OK`), in `text`.
+ */
+#define SEVER_REDIS_SIMPLE 2
+
+/*
+ [`SeverRedisReply::kind`]: a bulk string, in `text`.
+ */
+#define SEVER_REDIS_BULK 3
+
+/*
+ [`SeverRedisReply::kind`]: the null bulk string or null array.
+ */
+#define SEVER_REDIS_NIL 4
+
+/*
+ [`SeverRedisReply::kind`]: an error reply (`-ERR …`), its whole text in `text`.
+ */
+#define SEVER_REDIS_ERROR 5
+
+/*
+ [`SeverRedisReply::kind`]: an array of strings (or integers, as their decimal text), in
+ `items`.
+ */
+#define SEVER_REDIS_ARRAY 6
+
+/*
+ [`SeverSqlValue::kind`]: SQL `NULL`.
+ */
+#define SEVER_SQL_NULL 1
+
+/*
+ [`SeverSqlValue::kind`]: a boolean, in `integer` (0 or 1).
+ */
+#define SEVER_SQL_BOOL 2
+
+/*
+ [`SeverSqlValue::kind`]: a 32-bit integer (`int4`), in `integer`.
+ */
+#define SEVER_SQL_INT4 3
+
+/*
+ [`SeverSqlValue::kind`]: a 64-bit integer (`int8`), in `integer`.
+ */
+#define SEVER_SQL_INT8 4
+
+/*
+ [`SeverSqlValue::kind`]: text, in `text`. In a result, also any other type, as the
+ server's text form.
+ */
+#define SEVER_SQL_TEXT 5
 
 /*
  [`SeverDone::outcome`]: the vendor reports the cut as made.
@@ -436,11 +540,18 @@ typedef uint32_t (*SeverFlowFreeFn)(void *flow);
 typedef void (*SeverBufFreeFn)(struct SeverBuf buf);
 
 /*
+ (3.1) Writes how the host connects to an instance's backend (JSON, `ConnectionSpec`)
+ into `out`: called once after `instance_new` for a plugin whose transport is not HTTP.
+ */
+typedef uint32_t (*SeverInstanceConnectionFn)(const void *instance, struct SeverBuf *out);
+
+/*
  What `sever_plugin_descriptor()` returns: static for the life of the library.
 
  The first three fields are frozen for every ABI version, past and future: a host reads
  them first and refuses the plugin unless `magic` matches and `abi_major` equals its own,
- before reading anything else. Every function pointer must be non-null.
+ before reading anything else. Every function pointer of 3.0 must be non-null; an entry
+ added later is read only when `size` covers it.
  */
 typedef struct SeverDescriptor {
   /*
@@ -499,12 +610,218 @@ typedef struct SeverDescriptor {
    A [`SeverBufFreeFn`].
    */
   void (*buf_free)(struct SeverBuf buf);
+  /*
+   (3.1) A [`SeverInstanceConnectionFn`]: required for a transport other than HTTP,
+   may be null otherwise.
+   */
+  uint32_t (*instance_connection)(const void *instance, struct SeverBuf *out);
 } SeverDescriptor;
 
 /*
  The exported entry point's type: `const SeverDescriptor *sever_plugin_descriptor(void)`.
  */
 typedef const struct SeverDescriptor *(*SeverDescriptorFn)(void);
+
+/*
+ [`SEVER_STEP_REDIS`]: one command as an array of arguments (RESP2 bulk strings): an
+ identifier is always one whole argument, never spliced into another.
+ */
+typedef struct SeverRedisCommand {
+  struct SeverExchange exchange;
+  const struct SeverBytes *args;
+  size_t args_len;
+} SeverRedisCommand;
+
+/*
+ [`SEVER_INPUT_REDIS_REPLY`]: what the server answered, exactly.
+ */
+typedef struct SeverRedisReply {
+  /*
+   One of the `SEVER_REDIS_*` kinds.
+   */
+  uint32_t kind;
+  /*
+   Always 0.
+   */
+  uint32_t reserved;
+  /*
+   [`SEVER_REDIS_INTEGER`]: the integer.
+   */
+  int64_t integer;
+  /*
+   [`SEVER_REDIS_SIMPLE`], [`SEVER_REDIS_BULK`], [`SEVER_REDIS_ERROR`]: the text (an
+   error's whole text: `ERR …`, `NOPERM …`, `WRONGPASS …`).
+   */
+  struct SeverBytes text;
+  /*
+   [`SEVER_REDIS_ARRAY`]: the items.
+   */
+  const struct SeverBytes *items;
+  size_t items_len;
+} SeverRedisReply;
+
+/*
+ A typed SQL value: a query's parameter, or a cell of a result.
+ */
+typedef struct SeverSqlValue {
+  /*
+   One of the `SEVER_SQL_*` kinds.
+   */
+  uint32_t kind;
+  /*
+   Always 0.
+   */
+  uint32_t reserved;
+  /*
+   [`SEVER_SQL_BOOL`], [`SEVER_SQL_INT4`], [`SEVER_SQL_INT8`]: the value.
+   */
+  int64_t integer;
+  /*
+   [`SEVER_SQL_TEXT`]: the value.
+   */
+  struct SeverBytes text;
+} SeverSqlValue;
+
+/*
+ [`SEVER_STEP_SQL`]: one parameterised statement. Identifiers are parameters
+ (`$1`, `$2`…), never spliced into `sql`.
+ */
+typedef struct SeverSqlQuery {
+  struct SeverExchange exchange;
+  struct SeverBytes sql;
+  const struct SeverSqlValue *params;
+  size_t params_len;
+} SeverSqlQuery;
+
+/*
+ A server message: an error, or a notice (a `WARNING`) that came with a result.
+ */
+typedef struct SeverSqlMessage {
+  /*
+   `ERROR`, `FATAL`, `WARNING`, `NOTICE`…
+   */
+  struct SeverBytes severity;
+  /*
+   The SQLSTATE (`42501`).
+   */
+  struct SeverBytes code;
+  struct SeverBytes message;
+  /*
+   The server's detail, or null.
+   */
+  struct SeverBytes detail;
+} SeverSqlMessage;
+
+/*
+ [`SEVER_INPUT_SQL_RESULT`]: the rows, or the server's error, and the notices.
+ */
+typedef struct SeverSqlResult {
+  /*
+   1 when the statement (or the connection's authentication) failed: `error` holds why,
+   and there are no rows.
+   */
+  uint32_t failed;
+  /*
+   Always 0.
+   */
+  uint32_t reserved;
+  struct SeverSqlMessage error;
+  /*
+   Values per row.
+   */
+  size_t columns;
+  /*
+   `rows × columns` values, row by row.
+   */
+  const struct SeverSqlValue *values;
+  size_t values_len;
+  const struct SeverSqlMessage *notices;
+  size_t notices_len;
+} SeverSqlResult;
+
+/*
+ [`SEVER_STEP_MQTT`]: publish a message and gather the answers that carry one of the
+ correlation strings (a control-topic request, such as Mosquitto's dynamic security).
+ */
+typedef struct SeverMqttRequest {
+  struct SeverExchange exchange;
+  struct SeverBytes topic;
+  /*
+   0, 1 or 2.
+   */
+  uint32_t qos;
+  /*
+   Always 0.
+   */
+  uint32_t reserved;
+  struct SeverBytes payload;
+  /*
+   Where the answers are published (subscribed before the first publish).
+   */
+  struct SeverBytes response_topic;
+  /*
+   The answer is every message on `response_topic` containing one of these strings;
+   the exchange ends when one message for each has arrived (or at the timeout).
+   */
+  const struct SeverBytes *correlation;
+  size_t correlation_len;
+} SeverMqttRequest;
+
+/*
+ [`SEVER_INPUT_MQTT_RESULT`]: what the broker said.
+ */
+typedef struct SeverMqttResult {
+  /*
+   The CONNACK reason code of the connection (0 = accepted; 0x86, 0x87: refused).
+   */
+  uint32_t connack_reason;
+  /*
+   The PUBACK reason code of the publish (0 = accepted; 0x87: not authorized).
+   */
+  uint32_t puback_reason;
+  /*
+   The matching messages' payloads, in arrival order.
+   */
+  const struct SeverBytes *messages;
+  size_t messages_len;
+} SeverMqttResult;
+
+/*
+ [`SEVER_STEP_NATS`]: a request on a subject, gathering its replies.
+ */
+typedef struct SeverNatsRequest {
+  struct SeverExchange exchange;
+  struct SeverBytes subject;
+  struct SeverBytes payload;
+  /*
+   0: the first reply ends the exchange; otherwise every reply within this many
+   milliseconds (a discovery request every server answers).
+   */
+  uint64_t gather_ms;
+} SeverNatsRequest;
+
+/*
+ [`SEVER_INPUT_NATS_REPLIES`]: what the servers said.
+ */
+typedef struct SeverNatsReplies {
+  /*
+   1 when the server answered that the subject has no responders.
+   */
+  uint32_t no_responders;
+  /*
+   Always 0.
+   */
+  uint32_t reserved;
+  /*
+   The server's `-ERR` text when it refused the connection or the request, or null.
+   */
+  struct SeverBytes error;
+  /*
+   The replies' payloads, in arrival order.
+   */
+  const struct SeverBytes *replies;
+  size_t replies_len;
+} SeverNatsReplies;
 
 
 

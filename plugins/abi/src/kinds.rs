@@ -76,6 +76,14 @@ codes! {
         Done = SEVER_STEP_DONE,
         /// [`SEVER_STEP_FAIL`].
         Fail = SEVER_STEP_FAIL,
+        /// [`SEVER_STEP_REDIS`] (3.1).
+        Redis = SEVER_STEP_REDIS,
+        /// [`SEVER_STEP_SQL`] (3.1).
+        Sql = SEVER_STEP_SQL,
+        /// [`SEVER_STEP_MQTT`] (3.1).
+        Mqtt = SEVER_STEP_MQTT,
+        /// [`SEVER_STEP_NATS`] (3.1).
+        Nats = SEVER_STEP_NATS,
     }
 }
 
@@ -86,17 +94,68 @@ codes! {
         HttpResponse = SEVER_INPUT_HTTP_RESPONSE,
         /// [`SEVER_INPUT_RETRY`].
         Retry = SEVER_INPUT_RETRY,
+        /// [`SEVER_INPUT_REDIS_REPLY`] (3.1).
+        RedisReply = SEVER_INPUT_REDIS_REPLY,
+        /// [`SEVER_INPUT_SQL_RESULT`] (3.1).
+        SqlResult = SEVER_INPUT_SQL_RESULT,
+        /// [`SEVER_INPUT_MQTT_RESULT`] (3.1).
+        MqttResult = SEVER_INPUT_MQTT_RESULT,
+        /// [`SEVER_INPUT_NATS_REPLIES`] (3.1).
+        NatsReplies = SEVER_INPUT_NATS_REPLIES,
+    }
+}
+
+codes! {
+    /// [`SeverRedisReply::kind`].
+    RedisReplyKind, "Redis reply kind" {
+        /// [`SEVER_REDIS_INTEGER`].
+        Integer = SEVER_REDIS_INTEGER,
+        /// [`SEVER_REDIS_SIMPLE`].
+        Simple = SEVER_REDIS_SIMPLE,
+        /// [`SEVER_REDIS_BULK`].
+        Bulk = SEVER_REDIS_BULK,
+        /// [`SEVER_REDIS_NIL`].
+        Nil = SEVER_REDIS_NIL,
+        /// [`SEVER_REDIS_ERROR`].
+        Error = SEVER_REDIS_ERROR,
+        /// [`SEVER_REDIS_ARRAY`].
+        Array = SEVER_REDIS_ARRAY,
+    }
+}
+
+codes! {
+    /// [`SeverSqlValue::kind`].
+    SqlValueKind, "SQL value kind" {
+        /// [`SEVER_SQL_NULL`].
+        Null = SEVER_SQL_NULL,
+        /// [`SEVER_SQL_BOOL`].
+        Bool = SEVER_SQL_BOOL,
+        /// [`SEVER_SQL_INT4`].
+        Int4 = SEVER_SQL_INT4,
+        /// [`SEVER_SQL_INT8`].
+        Int8 = SEVER_SQL_INT8,
+        /// [`SEVER_SQL_TEXT`].
+        Text = SEVER_SQL_TEXT,
     }
 }
 
 impl StepKind {
-    /// The kind's name (`http`, `done`, `fail`): what dry-run output and conformance cases
-    /// call an exchange.
+    /// The kind's name (`http`, `redis_command`…, `done`, `fail`): what dry-run output and
+    /// conformance cases call an exchange.
     pub fn as_str(self) -> &'static str {
         match self {
             StepKind::Http => "http",
             StepKind::Done => "done",
             StepKind::Fail => "fail",
+            StepKind::Redis => "redis_command",
+            StepKind::Sql => "sql_query",
+            StepKind::Mqtt => "mqtt_request",
+            StepKind::Nats => "nats_request",
         }
+    }
+
+    /// True for a kind that asks the host to perform an exchange (not `done` or `fail`).
+    pub fn is_exchange(self) -> bool {
+        !matches!(self, StepKind::Done | StepKind::Fail)
     }
 }

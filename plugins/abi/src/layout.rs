@@ -38,10 +38,34 @@ mod pins {
     pin!(SeverInput, 16 { kind: 0, size: 4, payload: 8 });
     pin!(SeverHttpResponse, 40 { status: 0, reserved: 4, headers: 8, headers_len: 16, body: 24 });
     pin!(SeverRetry, 4 { attempt: 0 });
-    pin!(SeverDescriptor, 112 {
+    pin!(SeverDescriptor, 120 {
         magic: 0, abi_major: 8, size: 12, abi_minor: 16, flags: 20, name: 24, version: 40,
         metadata: 56, instance_new: 64, instance_free: 72, flow_start: 80, flow_resume: 88,
-        flow_free: 96, buf_free: 104,
+        flow_free: 96, buf_free: 104, instance_connection: 112,
+    });
+
+    // 3.1: the exchanges beyond HTTP.
+    pin!(SeverRedisCommand, 80 { exchange: 0, args: 64, args_len: 72 });
+    pin!(SeverRedisReply, 48 {
+        kind: 0, reserved: 4, integer: 8, text: 16, items: 32, items_len: 40,
+    });
+    pin!(SeverSqlValue, 32 { kind: 0, reserved: 4, integer: 8, text: 16 });
+    pin!(SeverSqlQuery, 96 { exchange: 0, sql: 64, params: 80, params_len: 88 });
+    pin!(SeverSqlMessage, 64 { severity: 0, code: 16, message: 32, detail: 48 });
+    pin!(SeverSqlResult, 112 {
+        failed: 0, reserved: 4, error: 8, columns: 72, values: 80, values_len: 88,
+        notices: 96, notices_len: 104,
+    });
+    pin!(SeverMqttRequest, 136 {
+        exchange: 0, topic: 64, qos: 80, reserved: 84, payload: 88, response_topic: 104,
+        correlation: 120, correlation_len: 128,
+    });
+    pin!(SeverMqttResult, 24 {
+        connack_reason: 0, puback_reason: 4, messages: 8, messages_len: 16,
+    });
+    pin!(SeverNatsRequest, 104 { exchange: 0, subject: 64, payload: 80, gather_ms: 96 });
+    pin!(SeverNatsReplies, 40 {
+        no_responders: 0, reserved: 4, error: 8, replies: 24, replies_len: 32,
     });
 }
 

@@ -35,8 +35,13 @@ pub use model::*;
 /// The exported entry point's name, NUL-terminated for `dlsym`.
 pub const DESCRIPTOR_SYMBOL: &[u8] = b"sever_plugin_descriptor\0";
 
-/// The size of a [`raw::SeverDescriptor`] of ABI 3.0: the least a host accepts.
+/// The size of a [`raw::SeverDescriptor`] of this ABI version: what the SDK's plugins report.
 pub const DESCRIPTOR_SIZE: u32 = std::mem::size_of::<raw::SeverDescriptor>() as u32;
+
+/// The size of a [`raw::SeverDescriptor`] of ABI 3.0 (up to and including `buf_free`): the
+/// least a host accepts.
+pub const DESCRIPTOR_MIN_SIZE: u32 =
+    std::mem::offset_of!(raw::SeverDescriptor, instance_connection) as u32;
 
 /// A descriptor that may be handed to a host without further proof: one the SDK's
 /// `static_descriptor!` built for a Rust adapter linked into the same binary.

@@ -5,12 +5,20 @@
 //! `#[repr(C)]` views of these types ([`crate::raw`], converted in [`crate::view`]). The host
 //! and the SDK share these definitions, so neither side can drift from the other.
 
+mod exchange;
 mod metadata;
 mod request;
 mod step;
 
-pub use metadata::{ActionSpec, BackendSpec, PluginInfo, SettingError, SettingSpec, Transport};
+pub use exchange::{
+    Exchange, MqttRequest, MqttResult, NatsReplies, NatsRequest, RedisCommand, RedisReply,
+    SqlMessage, SqlQuery, SqlResult, SqlValue,
+};
+pub use metadata::{
+    ActionSpec, BackendSpec, ConnectionSpec, PluginInfo, SettingError, SettingSpec, Transport,
+};
 pub use request::{Action, Env, Request, Target, TargetField};
 pub use step::{
-    Input, Outcome, Problem, ProblemKind, Step, Success, VendorRequest, VendorResponse,
+    ExchangeOptions, Input, Outcome, Problem, ProblemKind, Step, Success, VendorRequest,
+    VendorResponse,
 };

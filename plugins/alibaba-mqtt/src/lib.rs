@@ -266,6 +266,10 @@ impl Adapter for AlibabaMqtt {
             }
             // A fresh nonce and timestamp from this call's env: a new signature.
             Input::Retry { .. } => Step::Send(self.close_connection(&flow.client_id, env)),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => {
+                unreachable!("alibaba-mqtt: resumed with the answer to an exchange it never plans")
+            }
         }
     }
 }

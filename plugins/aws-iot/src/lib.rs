@@ -275,6 +275,8 @@ impl Adapter for AwsIot {
                 flow.retried = true;
                 self.plan(&flow.client_id, env)
             }
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("aws-iot: resumed with the answer to an exchange it never plans"),
         }
     }
 }

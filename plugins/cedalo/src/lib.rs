@@ -176,6 +176,8 @@ impl Adapter for Cedalo {
         match input {
             Input::Response(response) => self.answer(&flow.client_id, &response),
             Input::Retry { .. } => Step::Send(self.disconnect_request(&flow.client_id)),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("cedalo: resumed with the answer to an exchange it never plans"),
         }
     }
 }

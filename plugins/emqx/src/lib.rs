@@ -274,6 +274,8 @@ impl Adapter for Emqx {
                 flow.retried = true;
                 Step::Send(flow.last.clone())
             }
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("emqx: resumed with the answer to an exchange it never plans"),
         }
     }
 }

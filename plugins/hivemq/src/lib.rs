@@ -194,6 +194,8 @@ impl Adapter for Hivemq {
                 answer::answer(&flow.client_id, self.invalidate_session, &response)
             }
             Input::Retry { .. } => Step::Send(self.disconnect(&flow.client_id)),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("hivemq: resumed with the answer to an exchange it never plans"),
         }
     }
 }

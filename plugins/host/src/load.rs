@@ -7,7 +7,7 @@ use sever_plugin_abi::raw::{
     SEVER_FLAG_PANIC_ABORTS, SEVER_MAGIC,
 };
 use sever_plugin_abi::{
-    PluginInfo, StaticDescriptor, Status, Transport, DESCRIPTOR_SIZE, DESCRIPTOR_SYMBOL,
+    PluginInfo, StaticDescriptor, Status, Transport, DESCRIPTOR_MIN_SIZE, DESCRIPTOR_SYMBOL,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -137,19 +137,20 @@ unsafe fn check(raw: *const SeverDescriptor, path: &Path) -> Result<Arc<Plugin>,
             found: header.abi_major,
         });
     }
-    if header.size < DESCRIPTOR_SIZE {
+    if header.size < DESCRIPTOR_MIN_SIZE {
         return Err(LoadError::Broken {
             path,
             reason: format!(
-                "descriptor size {} is less than ABI {SEVER_ABI_MAJOR}.0's {DESCRIPTOR_SIZE}",
+                "descriptor size {} is less than ABI {SEVER_ABI_MAJOR}.0's {DESCRIPTOR_MIN_SIZE}",
                 header.size
             ),
         });
     }
     // SAFETY: magic, major version and size check out: the plugin's descriptor holds at
-    // least every field of ours (a later minor may append more, which we do not read),
-    // static for the life of the never-unloaded library.
-    let descriptor: &'static SeverDescriptor = unsafe { &*raw };
+    // least every field of 3.0, and `size` bytes are readable (static for the life of the
+    // never-unloaded library). It is copied up to what both sides know: entries added in
+    // a later minor are ignored, those a plugin of an earlier minor lacks read as null.
+    let descriptor: &'static SeverDescriptor = unsafe { copy_descriptor(raw, header.size) };
     if descriptor.flags & SEVER_FLAG_PANIC_ABORTS != 0 {
         return Err(LoadError::AbortOnPanic { path });
     }
@@ -189,12 +190,36 @@ unsafe fn check(raw: *const SeverDescriptor, path: &Path) -> Result<Arc<Plugin>,
     if info.actions.is_empty() {
         return Err(broken("the plugin declares no action".into()));
     }
+    if info.transport != Transport::Http && entries.instance_connection.is_none() {
+        return Err(broken(format!(
+            "its transport is {} but the descriptor has no instance_connection entry \
+             (ABI {SEVER_ABI_MAJOR}.1): the host could not connect",
+            info.transport
+        )));
+    }
     Ok(Arc::new(Plugin::new(
         path.clone(),
         descriptor.abi_minor,
         entries,
         info,
     )))
+}
+
+/// A copy of the first `size` bytes of a descriptor (at most our own size), the rest zero
+/// (null entries), leaked for the life of the process like the library itself.
+///
+/// # Safety
+/// `raw` must point to at least `min(size, size_of::<SeverDescriptor>())` readable bytes.
+unsafe fn copy_descriptor(raw: *const SeverDescriptor, size: u32) -> &'static SeverDescriptor {
+    let mut copy = std::mem::MaybeUninit::<SeverDescriptor>::zeroed();
+    let n = (size as usize).min(std::mem::size_of::<SeverDescriptor>());
+    // SAFETY: `n` readable bytes at `raw` (caller contract) fit in `copy`; every field of a
+    // descriptor is an integer, a `SeverBytes` or an `Option` of a function pointer, all of
+    // which are valid when zero.
+    unsafe {
+        std::ptr::copy_nonoverlapping(raw.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), n);
+        Box::leak(Box::new(copy.assume_init()))
+    }
 }
 
 /// Reads the plugin's metadata through its `metadata` entry.

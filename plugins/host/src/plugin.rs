@@ -6,11 +6,13 @@
 
 use sever_plugin_abi::raw::{
     SeverBuf, SeverBufFreeFn, SeverBytes, SeverDescriptor, SeverEnv, SeverFlowFreeFn,
-    SeverFlowResumeFn, SeverFlowStartFn, SeverInstanceFreeFn, SeverInstanceNewFn, SeverMetadataFn,
-    SeverStep, SEVER_ABI_MAJOR,
+    SeverFlowResumeFn, SeverFlowStartFn, SeverInstanceConnectionFn, SeverInstanceFreeFn,
+    SeverInstanceNewFn, SeverMetadataFn, SeverStep, SEVER_ABI_MAJOR,
 };
 use sever_plugin_abi::view::{self, Resume};
-use sever_plugin_abi::{BackendSpec, Env, PluginInfo, Request, SettingError, Status, Step};
+use sever_plugin_abi::{
+    BackendSpec, ConnectionSpec, Env, PluginInfo, Request, SettingError, Status, Step,
+};
 use std::ffi::c_void;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,8 @@ pub(crate) struct Entries {
     flow_resume: SeverFlowResumeFn,
     flow_free: SeverFlowFreeFn,
     buf_free: SeverBufFreeFn,
+    /// 3.1; null in a plugin of 3.0 or an HTTP plugin.
+    pub(crate) instance_connection: Option<SeverInstanceConnectionFn>,
 }
 
 impl Entries {
@@ -40,6 +44,7 @@ impl Entries {
             flow_resume: d.flow_resume.ok_or("flow_resume")?,
             flow_free: d.flow_free.ok_or("flow_free")?,
             buf_free: d.buf_free.ok_or("buf_free")?,
+            instance_connection: d.instance_connection,
         })
     }
 
@@ -271,6 +276,25 @@ impl Instance {
     /// The plugin behind this instance.
     pub fn plugin(&self) -> &Arc<Plugin> {
         &self.plugin
+    }
+
+    /// How the host connects to this instance's backend, for a transport other than HTTP
+    /// (`None` for an HTTP plugin, or one that has no connection to describe).
+    pub fn connection(&self) -> Result<Option<ConnectionSpec>, PluginFault> {
+        let Some(entry) = self.plugin.entries.instance_connection else {
+            return Ok(None);
+        };
+        let mut out = SeverBuf::EMPTY;
+        // SAFETY: the instance is live; `out` is a valid local.
+        let status = unsafe { entry(self.ptr.as_ptr(), &mut out) };
+        let bytes = self.plugin.entries.take(out);
+        match self.plugin.status(status, "instance_connection")? {
+            Status::Ok => serde_json::from_slice(&bytes).map_err(|e| {
+                self.plugin
+                    .broken(format!("unreadable connection spec: {e}"))
+            }),
+            other => Err(self.plugin.fault(other, &bytes)),
+        }
     }
 
     /// The step a plugin call returned, copied out of the plugin's view (which dies with

@@ -96,6 +96,7 @@ fn descriptor(edit: impl FnOnce(&mut SeverDescriptor)) -> StaticDescriptor {
         flow_resume: base.flow_resume,
         flow_free: base.flow_free,
         buf_free: base.buf_free,
+        instance_connection: base.instance_connection,
     };
     edit(&mut copy);
     // SAFETY: every entry is the SDK's own or one of this file's, each keeping its
@@ -110,7 +111,7 @@ fn refused(edit: impl FnOnce(&mut SeverDescriptor)) -> LoadError {
 #[test]
 fn a_good_plugin_loads_and_every_response_header_crosses_the_boundary() {
     let plugin = load_static(descriptor(|_| {}), Path::new("<test>")).unwrap();
-    assert_eq!(plugin.abi(), "3.0");
+    assert_eq!(plugin.abi(), "3.1");
     let instance = plugin.instantiate(&spec()).unwrap();
     for count in [0, 1, 16, 17, 40] {
         let headers: Vec<(String, Vec<u8>)> = (0..count)
@@ -142,7 +143,7 @@ fn a_bad_header_is_refused_before_anything_else_is_read() {
     assert_eq!(
         e.to_string(),
         format!(
-            "<test> was built for Sever plugin ABI 2, this sever speaks ABI 3.0; rebuild the \
+            "<test> was built for Sever plugin ABI 2, this sever speaks ABI 3.1; rebuild the \
              plugin against sever-plugin-sdk {} (or include/sever_plugin.h of this release)",
             env!("CARGO_PKG_VERSION")
         )
@@ -152,6 +153,18 @@ fn a_bad_header_is_refused_before_anything_else_is_read() {
         e.to_string(),
         "<test>: broken plugin: descriptor size 64 is less than ABI 3.0's 112"
     );
+    // A 3.0 plugin's descriptor ends before 3.1's entry: it loads, the entry read as null.
+    let plugin = load_static(
+        descriptor(|d| {
+            d.size = 112;
+            d.abi_minor = 0;
+        }),
+        Path::new("<test>"),
+    )
+    .unwrap();
+    assert_eq!(plugin.abi(), "3.0");
+    let instance = plugin.instantiate(&spec()).unwrap();
+    assert_eq!(instance.connection().unwrap(), None);
 }
 
 #[test]
@@ -181,9 +194,9 @@ fn a_plugin_whose_panics_abort_is_refused() {
     assert!(matches!(e, LoadError::AbortOnPanic { .. }), "{e}");
 }
 
-unsafe extern "C" fn metadata_redis(out: *mut SeverBuf) -> u32 {
+unsafe extern "C" fn metadata_pigeon(out: *mut SeverBuf) -> u32 {
     let json =
-        br#"{"name":"header-names","version":"1","transport":"redis","actions":[],"settings":[]}"#
+        br#"{"name":"header-names","version":"1","transport":"pigeon","actions":[],"settings":[]}"#
             .to_vec();
     let mut json = std::mem::ManuallyDrop::new(json);
     // SAFETY: the host passes a valid out pointer; the buffer is freed by the SDK's
@@ -200,11 +213,11 @@ unsafe extern "C" fn metadata_redis(out: *mut SeverBuf) -> u32 {
 
 #[test]
 fn a_transport_the_host_does_not_know_is_refused_naming_it() {
-    let e = refused(|d| d.metadata = Some(metadata_redis));
+    let e = refused(|d| d.metadata = Some(metadata_pigeon));
     assert_eq!(
         e.to_string(),
-        "<test>: broken plugin: its transport \"redis\" is not one this sever (ABI 3.0) \
-         performs (http): upgrade sever"
+        "<test>: broken plugin: its transport \"pigeon\" is not one this sever (ABI 3.1) \
+         performs (http, redis, postgres, mqtt, nats): upgrade sever"
     );
 }
 

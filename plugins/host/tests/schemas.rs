@@ -4,7 +4,7 @@
 //! copies differ from a fresh generation (`SEVER_BLESS=1` rewrites them).
 
 use schemars::{schema_for, Schema};
-use sever_plugin_abi::{BackendSpec, PluginInfo, SettingError};
+use sever_plugin_abi::{BackendSpec, ConnectionSpec, PluginInfo, SettingError};
 use std::path::{Path, PathBuf};
 
 fn dir() -> PathBuf {
@@ -46,4 +46,9 @@ fn the_backend_spec_schema_is_the_one_checked_in() {
 #[test]
 fn the_settings_errors_schema_is_the_one_checked_in() {
     check("setting-errors.schema.json", schema_for!(Vec<SettingError>));
+}
+
+#[test]
+fn the_connection_spec_schema_is_the_one_checked_in() {
+    check("connection-spec.schema.json", schema_for!(ConnectionSpec));
 }

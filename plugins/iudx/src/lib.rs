@@ -237,6 +237,8 @@ impl Adapter for Iudx {
         match input {
             Input::Response(response) => answer::map(self, unbind, &response),
             Input::Retry { .. } => Step::Send(unbind.request.clone()),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("iudx: resumed with the answer to an exchange it never plans"),
         }
     }
 }

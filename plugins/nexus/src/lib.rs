@@ -155,6 +155,8 @@ impl Adapter for Nexus {
         match input {
             Input::Response(response) => answer::map(self, flow, &response),
             Input::Retry { .. } => Step::Send(self.unbind_request(flow)),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("nexus: resumed with the answer to an exchange it never plans"),
         }
     }
 }

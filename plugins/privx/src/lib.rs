@@ -23,7 +23,8 @@
 //! used until 30 s before it expires (a quarter of its lifetime for tokens living under
 //! 2 minutes), by the host's clock (`Env::unix_ms`). The token step carries the sharing key
 //! `token`, so a burst of requests that find no valid token causes one token request, whose
-//! answer every waiting request gets. On a `401` from a terminate call the cached token is
+//! answer every waiting request gets (all of it is the SDK's token helper,
+//! `sever_plugin_sdk::token`, which Keycloak, Okta and Entra ID use too). On a `401` from a terminate call the cached token is
 //! dropped (if it is still the refused one), a new token is taken — the one another request
 //! just cached, or a fresh one from the endpoint, again shared — and the call is retried
 //! once; a second `401` is `upstream_unauthorized`. The refresh is not a host retry: it
@@ -74,13 +75,12 @@
 //! - a UUID in either case is accepted by PrivX and sent as given.
 
 mod answer;
-mod token;
 
 #[cfg(test)]
 mod tests;
 
 use sever_plugin_sdk::prelude::*;
-use token::{Credentials, TokenCache};
+use sever_plugin_sdk::token::{ClientAuth, Grant, Resumed, Session, TokenClient};
 
 /// A PrivX backend's settings: the OAuth client and the API client of the password grant.
 #[derive(Debug, Settings)]
@@ -98,12 +98,12 @@ pub struct PrivxSettings {
     api_client_secret: String,
 }
 
-/// One PrivX backend: its URL, the API client's credentials, and its token cache.
+/// One PrivX backend: its URL and its token client (the API client's credentials and the
+/// cached token).
 #[derive(Debug)]
 pub struct Privx {
     url: String,
-    credentials: Credentials,
-    cache: TokenCache,
+    tokens: TokenClient,
 }
 
 /// Which terminate operation a request maps to.
@@ -135,23 +135,13 @@ impl TargetKind {
     }
 }
 
-/// What a flow waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Waiting {
-    /// The token endpoint's answer.
-    Token,
-    /// The terminate call's answer, sent with this token.
-    Terminate { token: String },
-}
-
 /// A terminate in progress.
 #[derive(Debug)]
 pub struct Flow {
     kind: TargetKind,
     id: String,
-    waiting: Waiting,
-    /// A 401 already led to a new token (at most once per request).
-    refreshed: bool,
+    /// Where the request stands with its token (the SDK's token helper).
+    session: Session,
 }
 
 /// Whether `id` is a UUID in its 8-4-4-4-12 hex form.
@@ -164,7 +154,8 @@ fn is_uuid(id: &str) -> bool {
 }
 
 impl Privx {
-    fn terminate_request(&self, kind: TargetKind, id: &str, token: &str) -> VendorRequest {
+    /// The terminate call, without its bearer token (the token helper adds it).
+    fn terminate_request(&self, kind: TargetKind, id: &str) -> VendorRequest {
         let url = encode::url_with_segments(
             &self.url,
             &[
@@ -177,48 +168,23 @@ impl Privx {
             ],
         );
         VendorRequest::new("POST", url)
-            .header("authorization", format!("Bearer {token}"))
             .idempotent(true)
             .purpose("terminate")
-            .redact(token)
     }
 
     /// The next call: terminate with the cached token if it is valid, else fetch one.
     fn next_call(&self, flow: &mut Flow, env: &Env) -> Step {
-        match self.cache.valid(env.unix_ms) {
-            Some(token) => self.terminate_with(flow, token),
-            None => {
-                flow.waiting = Waiting::Token;
-                Step::Send(self.credentials.request(&self.url))
-            }
-        }
+        let (kind, id) = (flow.kind, &flow.id);
+        let call = || self.terminate_request(kind, id);
+        self.tokens.send(&mut flow.session, env, call)
     }
 
-    fn terminate_with(&self, flow: &mut Flow, token: String) -> Step {
-        let step = Step::Send(self.terminate_request(flow.kind, &flow.id, &token));
-        flow.waiting = Waiting::Terminate { token };
-        step
-    }
-
-    fn answer(&self, flow: &mut Flow, response: &VendorResponse<'_>, env: &Env) -> Step {
-        match flow.waiting.clone() {
-            Waiting::Token => match token::read_answer(response) {
-                Ok(issued) => {
-                    self.cache.store(&issued, env.unix_ms);
-                    self.terminate_with(flow, issued.access_token)
-                }
-                Err(problem) => Step::Fail(problem),
-            },
-            Waiting::Terminate { token } if response.status == 401 => {
-                // The token expired early or was revoked: never hand it out again.
-                self.cache.forget(&token);
-                if flow.refreshed {
-                    return answer::terminate(flow.kind, &flow.id, response);
-                }
-                flow.refreshed = true;
-                self.next_call(flow, env)
-            }
-            Waiting::Terminate { .. } => answer::terminate(flow.kind, &flow.id, response),
+    fn resume_with(&self, flow: &mut Flow, input: Input<'_>, env: &Env) -> Step {
+        let (kind, id) = (flow.kind, &flow.id);
+        let call = || self.terminate_request(kind, id);
+        match self.tokens.resume(&mut flow.session, input, env, call) {
+            Resumed::Step(step) => step,
+            Resumed::Answer(response) => answer::terminate(kind, id, &response),
         }
     }
 }
@@ -248,16 +214,18 @@ impl Adapter for Privx {
             api_client_id,
             api_client_secret,
         } = backend.settings;
-        let credentials = Credentials::new(
-            &oauth_client_id,
-            &oauth_client_secret,
-            &api_client_id,
-            &api_client_secret,
-        );
+        let endpoint =
+            encode::url_with_segments(&backend.url, &["auth", "api", "v1", "oauth", "token"]);
+        let tokens = TokenClient::new(
+            "privx",
+            endpoint,
+            Grant::password(&api_client_id, &api_client_secret),
+            ClientAuth::basic(&oauth_client_id, &oauth_client_secret),
+        )
+        .credentials_noun("the OAuth client or API client credentials");
         Ok(Privx {
             url: backend.url,
-            credentials,
-            cache: TokenCache::default(),
+            tokens,
         })
     }
 
@@ -269,8 +237,7 @@ impl Adapter for Privx {
         let mut flow = Flow {
             kind,
             id: id.to_owned(),
-            waiting: Waiting::Token,
-            refreshed: false,
+            session: Session::default(),
         };
         if !is_uuid(id) {
             let field = kind.field();
@@ -285,12 +252,10 @@ impl Adapter for Privx {
     }
 
     fn resume(&self, flow: &mut Flow, input: Input<'_>, env: &Env) -> Step {
-        match input {
-            Input::Response(response) => self.answer(flow, &response, env),
-            // Plan again from the cache: a retried terminate uses the current token, a
-            // retried token request may find one another request has cached meanwhile.
-            Input::Retry { .. } => self.next_call(flow, env),
-        }
+        // A token answer, a first 401 and a retry are the token helper's; a retried
+        // terminate uses the current token, a retried token request may find one another
+        // request has cached meanwhile.
+        self.resume_with(flow, input, env)
     }
 }
 

@@ -407,6 +407,8 @@ impl Adapter for Rabbitmq {
                 // (the panic becomes `500 internal`).
                 None => unreachable!("rabbitmq: asked to retry before any call"),
             },
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("rabbitmq: resumed with the answer to an exchange it never plans"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The safe trait an adapter implements.
 
 use crate::settings::{self, Settings};
-use sever_plugin_abi::{BackendSpec, Env, Input, PluginInfo, Request, SettingError, Step};
+use sever_plugin_abi::{
+    BackendSpec, ConnectionSpec, Env, Input, PluginInfo, Request, SettingError, Step,
+};
 
 /// A vendor adapter: a pure state machine that turns a canonical [`Request`] into vendor
 /// calls and the vendor's answers into a canonical outcome.
@@ -62,6 +64,14 @@ pub trait Adapter: Send + Sync + Sized + 'static {
 
     /// Continues a flow.
     fn resume(&self, flow: &mut Self::Flow, input: Input<'_>, env: &Env) -> Step;
+
+    /// How the host connects to the backend, for a transport other than HTTP (declared with
+    /// [`PluginInfo::transport`]): the user name, password, client id… from the settings
+    /// this instance was made with. Called once, after [`Adapter::new`]; the host opens the
+    /// connection lazily, on the first exchange. `None` (the default) for HTTP.
+    fn connection(&self) -> Option<ConnectionSpec> {
+        None
+    }
 }
 
 /// One configured backend, as [`Adapter::new`] receives it.

@@ -125,6 +125,68 @@ pub fn basic_auth(user: &str, password: &str) -> String {
     BASE64.encode(format!("{user}:{password}"))
 }
 
+/// Checks a value that becomes one level of an MQTT topic or one token of a NATS subject
+/// (a NATS `server_id` in `$SYS.REQ.SERVER.<id>.KICK`): it must be non-empty and hold no
+/// level separator or wildcard of either protocol (`/`, `+`, `#`, `.`, `*`, `>`) and no
+/// whitespace, else it would address other topics or subjects than the one meant. Refused
+/// with `400 invalid_request` naming `field`.
+///
+/// ```
+/// use sever_plugin_sdk::encode::subject_token;
+/// assert_eq!(subject_token("server id", "NB4QWZ").ok(), Some("NB4QWZ"));
+/// for wider in ["a.b", "*", ">", "a/b", "+", "#", "a b", ""] {
+///     assert!(subject_token("server id", wider).is_err(), "{wider:?}");
+/// }
+/// ```
+pub fn subject_token<'a>(field: &str, value: &'a str) -> Result<&'a str, Problem> {
+    const SEPARATORS: [char; 6] = ['/', '+', '#', '.', '*', '>'];
+    if value.is_empty() {
+        return Err(Problem::new(
+            ProblemKind::InvalidTarget,
+            format!("{field} is empty and cannot be one level of a topic or subject"),
+        ));
+    }
+    if value.contains(SEPARATORS) || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Problem::new(
+            ProblemKind::InvalidTarget,
+            format!(
+                "{field} must not contain '/', '+', '#', '.', '*', '>' or whitespace: it would \
+                 be a topic or subject level separator or wildcard"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// Reads a decimal identifier the vendor's protocol takes as a number (a Redis client id,
+/// a PostgreSQL backend pid, a NATS connection id): ASCII digits only (no sign, no spaces,
+/// no exponent), from 1 to `max`. Anything else is refused with `400 invalid_request`
+/// naming `field`, before anything is sent. Leading zeros are read as the number they
+/// spell (`007` is 7): send the returned number, never the text.
+///
+/// ```
+/// use sever_plugin_sdk::encode::decimal_id;
+/// assert_eq!(decimal_id("connection_id", "007", 100).ok(), Some(7));
+/// for bad in ["", "0", "+7", "-7", " 7", "7a", "1e3", "101"] {
+///     assert!(decimal_id("connection_id", bad, 100).is_err(), "{bad:?}");
+/// }
+/// ```
+pub fn decimal_id(field: &str, value: &str, max: u64) -> Result<u64, Problem> {
+    let refused = || {
+        Problem::new(
+            ProblemKind::InvalidTarget,
+            format!("{field} must be a decimal number from 1 to {max}"),
+        )
+    };
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refused());
+    }
+    match value.parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(refused()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -192,5 +254,39 @@ mod tests {
         );
         assert_eq!(basic_auth("", ""), "Og==");
         assert_eq!(basic_auth("u", "p\u{e9}:x"), "dTpww6k6eA==");
+    }
+    #[test]
+    fn subject_token_refuses_separators_wildcards_and_whitespace() {
+        for bad in [
+            "a.b", "a*", ">", "a/b", "a+", "#", "a b", "a\tb", "a\u{a0}b", "",
+        ] {
+            let problem = subject_token("server_id", bad).unwrap_err();
+            assert_eq!(problem.kind, ProblemKind::InvalidTarget, "{bad:?}");
+            assert!(
+                problem.detail.starts_with("server_id "),
+                "{}",
+                problem.detail
+            );
+        }
+        assert_eq!(subject_token("f", "NB4Q-é_$").ok(), Some("NB4Q-é_$"));
+    }
+
+    #[test]
+    fn decimal_id_takes_only_digits_within_the_range() {
+        assert_eq!(decimal_id("f", "1", 1).ok(), Some(1));
+        assert_eq!(
+            decimal_id("f", "18446744073709551615", u64::MAX).ok(),
+            Some(u64::MAX)
+        );
+        for bad in ["18446744073709551616", "٣", "0x1", "1.0", "1 "] {
+            let problem = decimal_id("f", bad, u64::MAX).unwrap_err();
+            assert_eq!(problem.kind, ProblemKind::InvalidTarget, "{bad:?}");
+        }
+        let problem =
+            decimal_id("target.connection_id", "2147483648", i32::MAX as u64).unwrap_err();
+        assert_eq!(
+            problem.detail,
+            "target.connection_id must be a decimal number from 1 to 2147483647"
+        );
     }
 }

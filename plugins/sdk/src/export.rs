@@ -209,6 +209,33 @@ pub unsafe extern "C" fn instance_free<A: Adapter>(instance: *mut c_void) -> u32
     }
 }
 
+/// `instance_connection` for adapter `A`: its [`Adapter::connection`] as JSON (`null` for
+/// none).
+///
+/// # Safety
+/// `instance` must be a live instance of `A`; `out` valid for writes.
+pub unsafe extern "C" fn instance_connection<A: Adapter>(
+    instance: *const c_void,
+    out: *mut SeverBuf,
+) -> u32 {
+    let run = || {
+        if instance.is_null() {
+            return (SEVER_STATUS_ERROR, b"no instance".to_vec());
+        }
+        // SAFETY: caller contract: a live instance (shared access only).
+        let adapter = unsafe { &*instance.cast::<A>() };
+        match serde_json::to_vec(&adapter.connection()) {
+            Ok(json) => (SEVER_STATUS_OK, json),
+            Err(e) => (
+                SEVER_STATUS_ERROR,
+                format!("cannot encode: {e}").into_bytes(),
+            ),
+        }
+    };
+    // SAFETY: forwarded caller contract.
+    unsafe { guarded(out, run) }
+}
+
 /// `flow_start` for adapter `A`.
 ///
 /// # Safety
@@ -368,6 +395,7 @@ macro_rules! static_descriptor {
             flow_resume: Some($crate::export::flow_resume::<$adapter>),
             flow_free: Some($crate::export::flow_free::<$adapter>),
             buf_free: Some($crate::export::buf_free),
+            instance_connection: Some($crate::export::instance_connection::<$adapter>),
         };
         #[allow(unsafe_code)]
         // SAFETY: every entry is the SDK's export function for this adapter, which keeps

@@ -48,6 +48,9 @@
 //!             Input::Response(r) => Step::Fail(vendor::problem(
 //!                 vendor::kind_for_status(r.status), &r, None, None, format!("echo answered {}", r.status))),
 //!             Input::Retry { .. } => Step::Fail(Problem::new(ProblemKind::VendorError, "not retried")),
+//!             // Answers to exchanges Echo never plans (Redis, SQL, MQTT, NATS): the host
+//!             // never resumes it with one, and a panic is caught and counted as its fault.
+//!             _ => unreachable!("echo plans HTTP requests only"),
 //!         }
 //!     }
 //! }
@@ -58,8 +61,10 @@
 //! [`ActionSpec::new`]; for settings, [`settings`] (the derive, value types, checks, a
 //! choice of auth options); for `new` in tests, [`create`]; for planning calls, [`encode`]
 //! (URL segments, header checks, HTTP Basic credentials); for reading answers, [`vendor`]
-//! (status mapping, problems with the vendor's words, RFC 7807 documents, lenient JSON);
-//! for list-then-act flows over several pages, [`paging`].
+//! (status mapping, problems with the vendor's words, RFC 7807 documents, lenient JSON,
+//! throttling waits); for list-then-act flows over several pages, [`paging`]; for OAuth2
+//! bearer tokens, [`token`] (cached, single-flighted, refreshed on a 401; signed client
+//! assertions with the `client-assertion` feature).
 //!
 //! The ABI itself (for the curious, and for authors in other languages) is the
 //! `sever-plugin-abi` crate, re-exported as [`abi`], and `docs/plugin-abi.md`.
@@ -73,6 +78,7 @@ pub mod encode;
 pub mod export;
 pub mod paging;
 pub mod settings;
+pub mod token;
 pub mod vendor;
 
 /// The ABI crate: `#[repr(C)]` types, constants and the messages they carry.
@@ -80,9 +86,10 @@ pub use sever_plugin_abi as abi;
 
 pub use adapter::{create, info, Adapter, Backend};
 pub use sever_plugin_abi::{
-    Action, ActionSpec, BackendSpec, Env, Input, Outcome, PluginInfo, Problem, ProblemKind,
-    Request, SettingError, SettingSpec, Step, Success, Target, TargetField, Transport,
-    VendorRequest, VendorResponse,
+    Action, ActionSpec, BackendSpec, ConnectionSpec, Env, Exchange, Input, MqttRequest, MqttResult,
+    NatsReplies, NatsRequest, Outcome, PluginInfo, Problem, ProblemKind, RedisCommand, RedisReply,
+    Request, SettingError, SettingSpec, SqlMessage, SqlQuery, SqlResult, SqlValue, Step, Success,
+    Target, TargetField, Transport, VendorRequest, VendorResponse,
 };
 
 /// `use sever_plugin_sdk::prelude::*;` brings in what an adapter uses.
@@ -93,8 +100,10 @@ pub mod prelude {
     pub use crate::settings::{self, Settings};
     pub use crate::vendor;
     pub use crate::{
-        Action, ActionSpec, Adapter, Backend, BackendSpec, Env, Input, Outcome, PluginInfo,
-        Problem, ProblemKind, Request, SettingError, SettingSpec, Step, Success, Target,
-        TargetField, Transport, VendorRequest, VendorResponse,
+        Action, ActionSpec, Adapter, Backend, BackendSpec, ConnectionSpec, Env, Exchange, Input,
+        MqttRequest, MqttResult, NatsReplies, NatsRequest, Outcome, PluginInfo, Problem,
+        ProblemKind, RedisCommand, RedisReply, Request, SettingError, SettingSpec, SqlMessage,
+        SqlQuery, SqlResult, SqlValue, Step, Success, Target, TargetField, Transport,
+        VendorRequest, VendorResponse,
     };
 }

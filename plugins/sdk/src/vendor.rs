@@ -2,9 +2,11 @@
 
 mod document;
 mod lenient;
+mod rate_limit;
 
 pub use document::ProblemDocument;
 pub use lenient::lenient_json;
+pub use rate_limit::{rate_limited, retry_after};
 
 use serde_json::{Map, Value};
 use sever_plugin_abi::{Outcome, Problem, ProblemKind, Success, VendorResponse};
@@ -52,8 +54,9 @@ pub fn vendor_map(response: &VendorResponse<'_>) -> Map<String, Value> {
 }
 
 /// A problem for a vendor answer: `kind`, the vendor's `message` (and error `code`, when
-/// it has one) in `vendor`, the `detail` naming the backend's words. Passes `Retry-After`
-/// on for 429 and marks 5xx retryable.
+/// it has one) in `vendor`, the `detail` naming the backend's words. Passes the vendor's
+/// wait on for `rate_limited` ([`retry_after`], without the host's clock: use
+/// [`rate_limited`] where an `Env` is at hand) and marks 5xx retryable.
 ///
 /// When the vendor's own table says which failures are worth a retry (a 5xx that is not,
 /// a 4xx-coded overload that is), use [`problem_with_retry`] instead of overriding
@@ -108,7 +111,8 @@ pub fn problem_with_retry(
     }
     let mut p = Problem::new(kind, detail).with_vendor(vendor);
     if kind == ProblemKind::RateLimited {
-        p.retry_after = response.header("retry-after").map(str::to_owned);
+        // Without the host's clock: see `rate_limited` for a wait by the `Env`'s.
+        p.retry_after = retry_after(response, None);
     }
     p.retryable = retryable;
     p

@@ -163,6 +163,8 @@ impl Adapter for Tinyhub {
         match input {
             Input::Response(response) => self.answer(&flow.client_id, &response),
             Input::Retry { .. } => Step::Send(self.close_request(&flow.client_id)),
+            // The host answers only the kinds of exchange this adapter plans (HTTP).
+            _ => unreachable!("template: resumed with the answer to an exchange it never plans"),
         }
     }
 }

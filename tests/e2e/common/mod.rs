@@ -6,9 +6,11 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
+use sever_tests::eventually;
 use sever_tests::harness::http::{self, Reply};
-use sever_tests::harness::Sever;
+use sever_tests::harness::{Sever, Signal};
 use sever_tests::sim::{CedaloSim, RecordedCall, SimConfig};
+use std::time::Duration;
 
 /// Bearer token of the `oncall` caller: every action on every backend.
 pub(crate) const ONCALL: &str = "oncall-token-4d1c9a";
@@ -172,8 +174,13 @@ pub(crate) fn assert_vendor(problem: &Value, status: u16, code: &str) {
 /// The value of the sample of metric `name` that has all of `labels`, if there is one.
 pub(crate) fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
-        let (label_block, value) = rest.rsplit_once('}')?;
+        let rest = line.strip_prefix(name)?;
+        let (label_block, value) = match rest.strip_prefix('{') {
+            Some(rest) => rest.rsplit_once('}')?,
+            // A metric without labels: `name value`.
+            None if labels.is_empty() && rest.starts_with(' ') => ("", rest),
+            None => return None,
+        };
         let all = labels
             .iter()
             .all(|(k, v)| label_block.contains(&format!("{k}=\"{v}\"")));
@@ -218,17 +225,51 @@ pub(crate) fn start_tuned(
     )
 }
 
-/// Waits (at most `limit`, polling) until the simulator has received at least `count`
-/// calls; whether it did.
-pub(crate) fn wait_for_calls(sim: &CedaloSim, count: usize, limit: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if sim.calls().len() >= count {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+/// Waits (at most `limit`) until the simulator has received at least `count` calls;
+/// whether it did.
+pub(crate) fn wait_for_calls(sim: &CedaloSim, count: usize, limit: Duration) -> bool {
+    eventually(limit, || sim.calls().len() >= count)
+}
+
+/// The value of metric `name` with `labels` on `sever`'s `/metrics` now.
+pub(crate) fn metric_now(sever: &Sever, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metric(&http::get(&sever.url("/metrics"), None).text, name, labels)
+}
+
+/// How long a reload may take to be counted.
+const RELOAD_LIMIT: Duration = Duration::from_secs(15);
+
+/// How a reload went, as `sever_config_reloads_total` labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reload {
+    Success,
+    Failure,
+}
+
+/// Sends SIGHUP and waits until `sever` counts the reload with `result`; then asserts that
+/// `sever_config_last_reload_successful` agrees.
+pub(crate) fn reload(sever: &Sever, result: Reload) {
+    let label = match result {
+        Reload::Success => "success",
+        Reload::Failure => "failure",
+    };
+    let count =
+        || metric_now(sever, "sever_config_reloads_total", &[("result", label)]).unwrap_or(0.0);
+    let before = count();
+    sever.signal(Signal::SIGHUP);
+    assert!(
+        eventually(RELOAD_LIMIT, || count() > before),
+        "no {label} reload counted after SIGHUP; stderr:\n{}",
+        sever.stderr()
+    );
+    let expected = if result == Reload::Success { 1.0 } else { 0.0 };
+    assert_eq!(
+        metric_now(sever, "sever_config_last_reload_successful", &[]),
+        Some(expected)
+    );
+}
+
+/// `sever_in_flight_requests` now.
+pub(crate) fn in_flight(sever: &Sever) -> f64 {
+    metric_now(sever, "sever_in_flight_requests", &[]).unwrap_or(0.0)
 }

@@ -7,10 +7,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
+use sever_tests::eventually;
 use sever_tests::harness::{free_port, http};
 use tempfile::TempDir;
 
@@ -223,26 +224,23 @@ impl Prometheus {
     fn wait_ready(&mut self) -> Result<(), String> {
         let client = http::Client::with_timeout(Duration::from_secs(2));
         let url = format!("http://127.0.0.1:{}/-/ready", self.port);
-        let deadline = Instant::now() + PROMETHEUS_READY;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited ({status})\n{}", self.log()));
-            }
+        let mut exited = None;
+        let ready = eventually(PROMETHEUS_READY, || {
+            exited = self.child.try_wait().ok().flatten();
             // Probe only once the log says it listens: the port may be someone else's.
-            if self.log().contains("Start listening for connections") {
-                if let Ok(reply) = client.try_send("GET", &url, &[], None) {
-                    if reply.status == 200 {
-                        return Ok(());
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "not ready within {PROMETHEUS_READY:?}\n{}",
-                    self.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            exited.is_some()
+                || (self.log().contains("Start listening for connections")
+                    && client
+                        .try_send("GET", &url, &[], None)
+                        .is_ok_and(|reply| reply.status == 200))
+        });
+        match exited {
+            Some(status) => Err(format!("exited ({status})\n{}", self.log())),
+            None if ready => Ok(()),
+            None => Err(format!(
+                "not ready within {PROMETHEUS_READY:?}\n{}",
+                self.log()
+            )),
         }
     }
 
@@ -267,25 +265,20 @@ impl Prometheus {
             .unwrap_or_else(|| panic!("prometheus answered no JSON for {promql}: {reply:#?}"))
     }
 
-    /// Polls `promql` (every 250 ms, at most `limit`) until `done` accepts its answer; the
-    /// last answer, and whether `done` accepted it.
+    /// Polls `promql` (at most `limit`) until `done` accepts its answer; the last answer,
+    /// and whether `done` accepted it.
     pub(crate) fn wait_for(
         &self,
         promql: &str,
         limit: Duration,
         done: impl Fn(&Value) -> bool,
     ) -> (Value, bool) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let answer = self.query(promql);
-            if done(&answer) {
-                return (answer, true);
-            }
-            if Instant::now() >= deadline {
-                return (answer, false);
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        let mut answer = Value::Null;
+        let accepted = eventually(limit, || {
+            answer = self.query(promql);
+            done(&answer)
+        });
+        (answer, accepted)
     }
 }
 

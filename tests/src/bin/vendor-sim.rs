@@ -24,6 +24,9 @@ use sever_tests::sim::{AlibabaSim, AlibabaSimConfig};
 use sever_tests::sim::{AwsIotSim, AwsIotSimConfig};
 use sever_tests::sim::{CedaloSim, SimConfig};
 use sever_tests::sim::{EmqxSim, EmqxSimConfig};
+use sever_tests::sim::{
+    EntraSim, EntraSimConfig, KeycloakSim, KeycloakSimConfig, OktaSim, OktaSimConfig,
+};
 use sever_tests::sim::{HivemqSim, HivemqSimConfig};
 use sever_tests::sim::{IudxSim, IudxSimConfig};
 use sever_tests::sim::{NexusSim, NexusSimConfig};
@@ -199,6 +202,57 @@ enum Vendor {
         #[arg(long = "acl")]
         acl: Vec<String>,
     },
+    /// Keycloak: token endpoint (client credentials) and the admin API's logout and session delete.
+    Keycloak {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18021")]
+        listen: SocketAddr,
+        /// The realm whose users are cut (the client lives there too).
+        #[arg(long, default_value = "acme")]
+        realm: String,
+        /// The confidential client's id.
+        #[arg(long, default_value = "sever")]
+        client_id: String,
+        /// The client's secret.
+        #[arg(long, env = "KEYCLOAK_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// A user as ID:USERNAME (repeat for more).
+        #[arg(long = "user")]
+        users: Vec<String>,
+        /// A live session as SESSION_ID:USER_ID (repeat for more).
+        #[arg(long = "session")]
+        sessions: Vec<String>,
+    },
+    /// Okta: DELETE /api/v1/users/{id}/sessions with SSWS (and the org token endpoint).
+    Okta {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18022")]
+        listen: SocketAddr,
+        /// The SSWS API token callers must send.
+        #[arg(long, env = "OKTA_API_TOKEN", hide_env_values = true)]
+        api_token: String,
+        /// A user id (repeat for more); each starts with one session.
+        #[arg(long = "user")]
+        users: Vec<String>,
+    },
+    /// Microsoft Entra ID: token endpoint (client credentials) and Graph revokeSignInSessions.
+    EntraId {
+        /// Address to listen on (use it as both the backend url and login_url).
+        #[arg(long, default_value = "127.0.0.1:18023")]
+        listen: SocketAddr,
+        /// Directory (tenant) id.
+        #[arg(long, default_value = "contoso")]
+        tenant: String,
+        /// The app registration's client id.
+        #[arg(long, default_value = "sever-app")]
+        client_id: String,
+        /// Its client secret.
+        #[arg(long, env = "ENTRA_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// A user as OBJECT_ID:UPN (repeat for more).
+        #[arg(long = "user")]
+        users: Vec<String>,
+    },
     /// A REAL private RabbitMQ node (needs Debian's rabbitmq-server) with a management
     /// user for Sever and real clients connected; stopped on SIGTERM or SIGINT.
     Rabbitmq {
@@ -350,6 +404,26 @@ fn mqtt_client(broker: &Broker, client_id: &str, stopping: Arc<AtomicBool>) -> r
 fn fail(message: &str) -> ! {
     eprintln!("vendor-sim: {message}");
     std::process::exit(1);
+}
+
+/// `A:B` pairs from repeated arguments; exits with `usage` (status 2) on one without `:`.
+fn pairs<'a>(usage: &str, values: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    values
+        .iter()
+        .map(|value| {
+            value.split_once(':').unwrap_or_else(|| {
+                eprintln!("vendor-sim: {usage}");
+                std::process::exit(2);
+            })
+        })
+        .collect()
+}
+
+/// Serves on the simulator's own thread until the process is killed.
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 fn main() {
@@ -600,6 +674,71 @@ fn main() {
             loop {
                 std::thread::park();
             }
+        }
+        Vendor::Keycloak {
+            listen,
+            realm,
+            client_id,
+            client_secret,
+            users,
+            sessions,
+        } => {
+            let mut config = KeycloakSimConfig::new(&realm, &client_id, &client_secret);
+            for (id, name) in pairs("--user takes ID:USERNAME", &users) {
+                config = config.with_user(id, name);
+            }
+            for (session, user) in pairs("--session takes SESSION_ID:USER_ID", &sessions) {
+                config = config.with_session(session, user);
+            }
+            (config.listen, config.echo_calls) = (listen, true);
+            let sim = KeycloakSim::try_start(config)
+                .unwrap_or_else(|err| fail(&format!("cannot listen on {listen}: {err}")));
+            println!(
+                "keycloak simulator on {} (realm {realm}, client {client_id}, users: {})",
+                sim.url(),
+                users.len()
+            );
+            park_forever()
+        }
+        Vendor::Okta {
+            listen,
+            api_token,
+            users,
+        } => {
+            let mut config = OktaSimConfig::new().with_api_token(&api_token);
+            for user in &users {
+                config = config.with_user(user, 1);
+            }
+            (config.listen, config.echo_calls) = (listen, true);
+            let sim = OktaSim::try_start(config)
+                .unwrap_or_else(|err| fail(&format!("cannot listen on {listen}: {err}")));
+            println!(
+                "okta simulator on {} (users: {})",
+                sim.url(),
+                users.join(", ")
+            );
+            park_forever()
+        }
+        Vendor::EntraId {
+            listen,
+            tenant,
+            client_id,
+            client_secret,
+            users,
+        } => {
+            let mut config = EntraSimConfig::new(&tenant, &client_id, &client_secret);
+            for (id, upn) in pairs("--user takes OBJECT_ID:UPN", &users) {
+                config = config.with_user(id, upn);
+            }
+            (config.listen, config.echo_calls) = (listen, true);
+            let sim = EntraSim::try_start(config)
+                .unwrap_or_else(|err| fail(&format!("cannot listen on {listen}: {err}")));
+            println!(
+                "entra-id simulator on {} (tenant {tenant}, client {client_id}, users: {})",
+                sim.url(),
+                users.len()
+            );
+            park_forever()
         }
         Vendor::Cedalo {
             listen,

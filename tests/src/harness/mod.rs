@@ -18,7 +18,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -82,6 +82,25 @@ fn find_bin_dir() -> Result<PathBuf, String> {
                 searched.join(", ")
             )
         })
+}
+
+/// The shipped adapters, by folder name under `plugins/` (`alibaba-mqtt`): every crate
+/// there that builds a plugin library (a `cdylib`), but the template; in name order.
+pub fn shipped_adapters() -> Vec<String> {
+    let plugins = workspace_dir().join("plugins");
+    let entries =
+        std::fs::read_dir(&plugins).unwrap_or_else(|e| panic!("{}: {e}", plugins.display()));
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.contains("\"cdylib\""))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "template")
+        .collect();
+    names.sort();
+    names
 }
 
 /// The workspace root (the folder above this crate).
@@ -265,51 +284,60 @@ impl Sever {
             .cloned()
             .unwrap_or_else(|| http::Client::with_timeout(Duration::from_secs(1)));
         let ready_url = sever.url("/readyz");
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = sever.child.try_wait() {
-                let stderr = sever.stderr();
-                let lower = stderr.to_ascii_lowercase();
-                if lower.contains("address already in use") || lower.contains("addrinuse") {
-                    return Err(LaunchError::AddressInUse(stderr));
-                }
-                return Err(LaunchError::Failed(format!(
-                    "sever exited ({status}) before it was ready; stderr:\n{stderr}"
-                )));
+        let mut decided = None;
+        crate::eventually(READY_TIMEOUT, || {
+            decided = sever.launch_state(&probe, &ready_url);
+            decided.is_some()
+        });
+        match decided {
+            Some(Ok(())) => Ok(sever),
+            Some(Err(e)) => Err(e),
+            None => Err(LaunchError::Failed(format!(
+                "sever did not answer GET /readyz 200 within {READY_TIMEOUT:?}; stderr:\n{}",
+                sever.stderr()
+            ))),
+        }
+    }
+
+    /// Whether the starting server is ready (`Some(Ok)`), cannot start (`Some(Err)`), or
+    /// not ready yet (`None`).
+    fn launch_state(
+        &mut self,
+        probe: &http::Client,
+        ready_url: &str,
+    ) -> Option<Result<(), LaunchError>> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let stderr = self.stderr();
+            let lower = stderr.to_ascii_lowercase();
+            if lower.contains("address already in use") || lower.contains("addrinuse") {
+                return Some(Err(LaunchError::AddressInUse(stderr)));
             }
-            // pingora does not give up on a taken port: it logs "… is in use, will try
-            // again" and retries for 30 s. Dropping `sever` kills it.
-            let stderr = sever.stderr();
-            if stderr.contains(" is in use, will try again") {
-                return Err(LaunchError::AddressInUse(stderr));
+            return Some(Err(LaunchError::Failed(format!(
+                "sever exited ({status}) before it was ready; stderr:\n{stderr}"
+            ))));
+        }
+        // pingora does not give up on a taken port: it logs "… is in use, will try
+        // again" and retries for 30 s. Dropping `sever` kills it.
+        let stderr = self.stderr();
+        if stderr.contains(" is in use, will try again") {
+            return Some(Err(LaunchError::AddressInUse(stderr)));
+        }
+        // The port was free when chosen, but another test's server or simulator may
+        // have taken it since: probe only a listener that is this child's, so nothing
+        // is sent to someone else's (and their answer is not taken for this one's).
+        match listener_on(self.pid(), self.port()) {
+            Listener::Other => Some(Err(LaunchError::AddressInUse(format!(
+                "another process listens on port {}; sever's stderr:\n{}",
+                self.port(),
+                self.stderr()
+            )))),
+            Listener::Nobody => None, // not bound yet
+            Listener::Mine | Listener::Unknown => {
+                let ready = probe
+                    .try_send("GET", ready_url, &[], None)
+                    .is_ok_and(|reply| reply.status == 200);
+                ready.then_some(Ok(()))
             }
-            // The port was free when chosen, but another test's server or simulator may
-            // have taken it since: probe only a listener that is this child's, so nothing
-            // is sent to someone else's (and their answer is not taken for this one's).
-            match listener_on(sever.pid(), sever.port()) {
-                Listener::Other => {
-                    return Err(LaunchError::AddressInUse(format!(
-                        "another process listens on port {}; sever's stderr:\n{}",
-                        sever.port(),
-                        sever.stderr()
-                    )))
-                }
-                Listener::Nobody => {} // not bound yet
-                Listener::Mine | Listener::Unknown => {
-                    if let Ok(reply) = probe.try_send("GET", &ready_url, &[], None) {
-                        if reply.status == 200 {
-                            return Ok(sever);
-                        }
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(LaunchError::Failed(format!(
-                    "sever did not answer GET /readyz 200 within {READY_TIMEOUT:?}; stderr:\n{}",
-                    sever.stderr()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -415,9 +443,12 @@ impl Drop for Sever {
 fn spawn_captured(command: &mut Command, dir: &Path, env: &[(&str, &str)]) -> Child {
     let stdout = File::create(dir.join("stdout.log")).expect("create stdout.log");
     let stderr = File::create(dir.join("stderr.log")).expect("create stderr.log");
+    // The client's variables too: a test that wants them passes them in `env`.
     command
         .current_dir(dir)
         .env_remove("SEVER_CONFIG")
+        .env_remove("SEVER_URL")
+        .env_remove("SEVER_TOKEN")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -475,16 +506,12 @@ fn listener_on(pid: u32, port: u16) -> Listener {
 }
 
 fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut status = None;
+    crate::eventually(limit, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
 }
 
 fn read_lossy(path: &Path) -> String {

@@ -7,14 +7,15 @@
 //! Each simulator is an axum app served on its own tokio runtime in a background thread, so
 //! plain synchronous `#[test]`s can start one, point a real `sever` process at its `url()`,
 //! and afterwards ask what it received ([`RecordedCall`]) and what state it is in. Fault
-//! switches ([`Fault`], delays) turn it into a broken vendor at runtime. Dropping a
+//! switches ([`Fault`], delays) turn it into a broken vendor at runtime, and a [`Gate`]
+//! holds its answers while a test acts on calls known to be under way. Dropping a
 //! simulator stops it and closes its port (in-flight connections are cut).
 //!
 //! This module holds what every simulator shares: [`Sim`], which serves a [`Vendor`]'s
 //! contract and state with the shared plumbing — the call record (`calls.rs`), the fault
 //! switches and the delay (`faults.rs`), hang-ups and the serving thread (`server.rs`) — and
-//! gives every simulator its `start`, `url`, `calls`, `clear_calls`, `set_fault`,
-//! `fail_next` and `set_delay`. Each vendor's contract and state live in its own submodule,
+//! gives every simulator its `start`, `url`, `calls`, `clear_calls`, `hold_answers`,
+//! `set_fault`, `fail_next` and `set_delay`. Each vendor's contract and state live in its own submodule,
 //! and its simulator is `Sim<ThatVendor>` (e.g. [`CedaloSim`] is `Sim<Cedalo>`).
 
 pub mod alibaba;
@@ -22,10 +23,15 @@ pub mod aws_iot;
 mod calls;
 pub mod cedalo;
 pub mod emqx;
+pub mod entra;
 mod faults;
+mod gate;
 pub mod hivemq;
 pub mod iudx;
+pub mod keycloak;
 pub mod nexus;
+mod oauth;
+pub mod okta;
 pub mod privx;
 mod server;
 
@@ -34,10 +40,14 @@ pub use aws_iot::{AwsIotSim, AwsIotSimConfig};
 pub use calls::RecordedCall;
 pub use cedalo::{CedaloSim, SimConfig};
 pub use emqx::{EmqxSim, EmqxSimConfig};
+pub use entra::{EntraSim, EntraSimConfig};
 pub use faults::{Canned, Fault};
+pub use gate::Gate;
 pub use hivemq::{HivemqSim, HivemqSimConfig};
 pub use iudx::{IudxSim, IudxSimConfig};
+pub use keycloak::{KeycloakSim, KeycloakSimConfig};
 pub use nexus::{NexusSim, NexusSimConfig};
+pub use okta::{OktaSim, OktaSimConfig};
 pub use privx::{PrivxSim, PrivxSimConfig};
 
 use std::fmt::Debug;
@@ -55,6 +65,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use calls::CallLog;
 use faults::Switches;
+use gate::GateState;
 use server::{HangUp, SimServer};
 
 /// One vendor's contract and state, which [`Sim`] serves with the shared plumbing: it reads
@@ -151,6 +162,7 @@ struct Core<V> {
     vendor: V,
     log: CallLog,
     switches: Vec<Mutex<Switches>>,
+    gate: Arc<GateState>,
 }
 
 impl<V: Vendor> Sim<V> {
@@ -174,6 +186,7 @@ impl<V: Vendor> Sim<V> {
             vendor,
             log: CallLog::new(serving.echo_calls),
             switches: (0..V::Switch::COUNT).map(|_| Mutex::default()).collect(),
+            gate: Arc::default(),
         });
         let app = Router::new()
             .fallback(handle::<V>)
@@ -201,6 +214,12 @@ impl<V: Vendor> Sim<V> {
     pub fn clear_calls(&self) {
         self.core.log.clear();
         self.core.vendor.calls_cleared();
+    }
+
+    /// Holds every answer (calls are still recorded as they arrive) until the gate is
+    /// released or dropped: wait for [`Gate::held`] calls, act, then release them.
+    pub fn hold_answers(&self) -> Gate {
+        Gate::close(&self.core.gate)
     }
 
     /// The vendor's state.
@@ -244,6 +263,7 @@ async fn handle<V: Vendor>(
     let body = axum::body::to_bytes(body, V::MAX_BODY_BYTES).await.ok();
     let recorded = RecordedCall::new(&parts, body.as_ref().unwrap_or(&Bytes::new()));
     let index = core.log.record(recorded);
+    core.gate.pass().await;
     let switches = V::Switch::of(&parts).map(|key| &core.switches[key.index()]);
     let (one_off, delay) = switches.map_or((None, Duration::ZERO), |s| s.lock().claim());
     if !delay.is_zero() {

@@ -3,8 +3,8 @@
 //! A token is kept only as its SHA-256 digest. A `token_env` variable's plaintext is
 //! hashed here and dropped; neither it nor `token_sha256` ever appears in a message.
 
+use crate::plugin::Action;
 use serde_yaml::Value;
-use sever_plugin_abi::Action;
 use sha2::{Digest, Sha256};
 
 use super::ctx::Ctx;

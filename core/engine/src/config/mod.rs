@@ -36,6 +36,7 @@ mod de;
 mod error;
 mod expand;
 mod file;
+mod keys;
 mod model;
 mod path;
 mod tls;
@@ -46,6 +47,7 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use keys::schema_keys;
 pub use model::{
     AllowRule, AuditConfig, AuthConfig, BackendConfig, BackendPattern, BreakerConfig, CertSubject,
     ClientConfig, Config, IdempotencyConfig, PluginSource, PluginSourceKind, ServerConfig,

@@ -4,8 +4,8 @@
 //! Types that hold a secret (a token digest, a backend's `settings`, a Redis URL that may
 //! carry a password) implement `Debug` by hand so that a `{:?}` never prints it.
 
+use crate::plugin::Action;
 use serde_json::{Map, Value};
-use sever_plugin_abi::Action;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

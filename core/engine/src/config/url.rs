@@ -2,9 +2,29 @@
 //!
 //! Messages never quote the value: a URL may carry credentials.
 
+/// Which schemes a URL may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Schemes {
+    /// `http` or `https` (Sever's own HTTP clients: the OTLP exporter).
+    Http,
+    /// Any well-formed scheme: a backend's URL, whose plugin declares the schemes its
+    /// transport takes (`http`, `redis`, `postgres`, `mqtt`, `nats`…), checked once the
+    /// plugin is loaded.
+    Any,
+}
+
 /// Checks a base URL (`http` or `https`, a host, an optional port and base path; no
 /// query, fragment or user info) and returns it without trailing `/`.
 pub(super) fn base_url(text: &str) -> Result<String, &'static str> {
+    url_with(text, Schemes::Http)
+}
+
+/// Checks a backend's base URL: as [`base_url`], with any well-formed scheme.
+pub(super) fn backend_url(text: &str) -> Result<String, &'static str> {
+    url_with(text, Schemes::Any)
+}
+
+fn url_with(text: &str, schemes: Schemes) -> Result<String, &'static str> {
     if text.is_empty() {
         return Err("must not be empty");
     }
@@ -17,10 +37,18 @@ pub(super) fn base_url(text: &str) -> Result<String, &'static str> {
     let uri: http::Uri = text
         .parse()
         .map_err(|_| "not a valid URL (expected http(s)://host[:port][/base/path])")?;
-    match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
-        Some(_) => return Err("scheme must be http or https"),
-        None => return Err("must start with http:// or https://"),
+    match (uri.scheme_str(), schemes) {
+        (Some(s), Schemes::Http)
+            if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
+        (Some(_), Schemes::Http) => return Err("scheme must be http or https"),
+        (None, Schemes::Http) => return Err("must start with http:// or https://"),
+        // `http::Uri` accepts only RFC 3986 scheme characters.
+        (Some(_), Schemes::Any) => {}
+        (None, Schemes::Any) => {
+            return Err(
+                "must start with a scheme, like https:// (the plugin's transport says which)",
+            )
+        }
     }
     let Some(authority) = uri.authority() else {
         return Err("must have a host");
@@ -84,6 +112,30 @@ mod tests {
         assert_eq!(
             base_url("http://[::1]:8080/x"),
             Ok("http://[::1]:8080/x".into())
+        );
+    }
+
+    #[test]
+    fn a_backend_url_may_have_any_scheme_its_plugin_takes() {
+        assert_eq!(
+            backend_url("redis://127.0.0.1:6379/"),
+            Ok("redis://127.0.0.1:6379".to_owned())
+        );
+        assert_eq!(
+            backend_url("postgres://db:5432/app"),
+            Ok("postgres://db:5432/app".to_owned())
+        );
+        assert_eq!(
+            backend_url("mqtt://broker:1883"),
+            Ok("mqtt://broker:1883".to_owned())
+        );
+        assert_eq!(
+            backend_url("h:80"),
+            Err("must start with a scheme, like https:// (the plugin's transport says which)")
+        );
+        assert_eq!(
+            backend_url("redis://u:pw@h"),
+            Err("must not contain user information (`user@`): put credentials in settings")
         );
     }
 

@@ -13,9 +13,9 @@ use parking_lot::Mutex;
 use prometheus::IntCounter;
 
 use super::{
-    Claim, ClaimGuard, Clock, Fingerprint, Held, IdempotencyError, ScopeKey, StoredAnswer,
-    ANSWER_TTL,
+    Claim, ClaimGuard, Fingerprint, Held, IdempotencyError, ScopeKey, StoredAnswer, ANSWER_TTL,
 };
+use crate::clock::Clock;
 
 pub(super) struct MemoryStore {
     state: Mutex<State>,
@@ -170,32 +170,18 @@ impl MemoryStore {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::super::{IdempotencyStore, SystemClock};
+    use super::super::IdempotencyStore;
     use super::*;
+    use crate::clock::testing::ManualClock;
+    use crate::clock::SystemClock;
     use crate::metrics::Metrics;
-
-    /// A clock that moves only when told.
-    #[derive(Debug)]
-    struct TestClock(Mutex<Instant>);
-
-    impl TestClock {
-        fn advance(&self, by: Duration) {
-            *self.0.lock() += by;
-        }
-    }
-
-    impl Clock for TestClock {
-        fn now(&self) -> Instant {
-            *self.0.lock()
-        }
-    }
 
     const TTL: Duration = Duration::from_secs(10);
 
-    fn store(max_entries: usize) -> (IdempotencyStore, Arc<TestClock>, Metrics) {
+    fn store(max_entries: usize) -> (IdempotencyStore, Arc<ManualClock>, Metrics) {
         let metrics = Metrics::new();
-        let clock = Arc::new(TestClock(Mutex::new(Instant::now())));
-        let store = IdempotencyStore::in_memory_with_clock(max_entries, &metrics, clock.clone());
+        let clock = ManualClock::new();
+        let store = IdempotencyStore::in_memory(max_entries, &metrics, clock.clone());
         (store, clock, metrics)
     }
 
@@ -425,7 +411,7 @@ mod tests {
     #[tokio::test]
     async fn the_system_clock_store_works_end_to_end() {
         let metrics = Metrics::new();
-        let store = IdempotencyStore::in_memory_with_clock(5, &metrics, Arc::new(SystemClock));
+        let store = IdempotencyStore::in_memory(5, &metrics, Arc::new(SystemClock));
         let guard = new_guard(&store, &key(1), &body("a")).await;
         guard.complete(answer(200, "r")).await.unwrap();
         assert!(matches!(

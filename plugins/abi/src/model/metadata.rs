@@ -14,24 +14,42 @@ use std::fmt;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
-    /// HTTP/1.1 requests ([`SEVER_STEP_HTTP`]).
+    /// HTTP/1.1 requests ([`SEVER_STEP_HTTP`](crate::raw::SEVER_STEP_HTTP)).
     #[default]
     Http,
+    /// (3.1) Redis commands ([`SEVER_STEP_REDIS`](crate::raw::SEVER_STEP_REDIS)).
+    Redis,
+    /// (3.1) PostgreSQL queries ([`SEVER_STEP_SQL`](crate::raw::SEVER_STEP_SQL)).
+    Postgres,
+    /// (3.1) MQTT 5 requests ([`SEVER_STEP_MQTT`](crate::raw::SEVER_STEP_MQTT)).
+    Mqtt,
+    /// (3.1) NATS requests ([`SEVER_STEP_NATS`](crate::raw::SEVER_STEP_NATS)).
+    Nats,
 }
 
 impl Transport {
     /// Every transport this version of the ABI knows.
-    pub const ALL: &'static [Transport] = &[Transport::Http];
+    pub const ALL: &'static [Transport] = &[
+        Transport::Http,
+        Transport::Redis,
+        Transport::Postgres,
+        Transport::Mqtt,
+        Transport::Nats,
+    ];
 
     /// Parses a wire name.
     pub fn parse(name: &str) -> Option<Transport> {
         Transport::ALL.iter().copied().find(|t| t.as_str() == name)
     }
 
-    /// The wire name (`http`).
+    /// The wire name (`http`, `redis`, `postgres`, `mqtt`, `nats`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Http => "http",
+            Transport::Redis => "redis",
+            Transport::Postgres => "postgres",
+            Transport::Mqtt => "mqtt",
+            Transport::Nats => "nats",
         }
     }
 
@@ -39,6 +57,21 @@ impl Transport {
     pub fn default_schemes(self) -> &'static [&'static str] {
         match self {
             Transport::Http => &["http", "https"],
+            Transport::Redis => &["redis", "rediss"],
+            Transport::Postgres => &["postgres", "postgresql"],
+            Transport::Mqtt => &["mqtt", "mqtts"],
+            Transport::Nats => &["nats", "tls"],
+        }
+    }
+
+    /// The step kind this transport's exchanges are (a plugin plans no other).
+    pub fn step_kind(self) -> crate::StepKind {
+        match self {
+            Transport::Http => crate::StepKind::Http,
+            Transport::Redis => crate::StepKind::Redis,
+            Transport::Postgres => crate::StepKind::Sql,
+            Transport::Mqtt => crate::StepKind::Mqtt,
+            Transport::Nats => crate::StepKind::Nats,
         }
     }
 }
@@ -141,6 +174,42 @@ pub struct BackendSpec {
     /// The backend's `settings` map, `${VAR}` already expanded.
     #[serde(default)]
     pub settings: Map<String, Value>,
+}
+
+/// (3.1) How the host connects to a backend whose transport is not HTTP: what the plugin's
+/// `instance_connection` returns, from the settings it validated. Each transport reads the
+/// members it needs; `password`, `token` and `creds` are secrets (never shown).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionSpec {
+    /// The user name to authenticate with (Redis ACL user, PostgreSQL role, MQTT or NATS
+    /// user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Its password (Redis `requirepass` without a user name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// A token (NATS `auth_token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// NATS credentials: a user JWT and NKey seed, as a `.creds` file's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creds: Option<String>,
+    /// The connection's own client id or name (MQTT client id, NATS connection name,
+    /// PostgreSQL application name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The database to connect to (PostgreSQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// TLS: `disable`, `prefer`, `require` or `verify_full` (certificate and name checked);
+    /// absent: what the URL's scheme says (`rediss`, `mqtts`, `tls` verify in full).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// A PEM file of CA certificates to verify the server with, instead of the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_path: Option<String>,
 }
 
 /// A bad setting, reported as a config error naming the backend and key.

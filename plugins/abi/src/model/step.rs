@@ -1,5 +1,9 @@
 //! What an adapter asks of the host (steps), and what the host answers (inputs).
 
+use super::exchange::{
+    Exchange, MqttRequest, MqttResult, NatsReplies, NatsRequest, RedisCommand, RedisReply,
+    SqlQuery, SqlResult,
+};
 use crate::raw::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -134,8 +138,11 @@ impl<'a> VendorResponse<'a> {
     }
 }
 
-/// Why a flow is resumed.
+/// Why a flow is resumed. Non-exhaustive: a later minor version of the ABI adds the answer
+/// of a new exchange kind, and an adapter only ever receives the answers of the kinds it
+/// plans, so a wildcard arm (`_ => unreachable!(…)`) covers the rest.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Input<'a> {
     /// The vendor answered the last [`Step::Send`].
     Response(VendorResponse<'a>),
@@ -143,18 +150,89 @@ pub enum Input<'a> {
     /// marked retryable): plan it again (fresh nonce, fresh timestamp). `attempt` counts
     /// from 1.
     Retry { attempt: u32 },
+    /// (3.1) The server answered the last [`Step::Redis`].
+    Redis(&'a RedisReply),
+    /// (3.1) The server answered the last [`Step::Sql`].
+    Sql(&'a SqlResult),
+    /// (3.1) The broker answered the last [`Step::Mqtt`].
+    Mqtt(&'a MqttResult),
+    /// (3.1) The servers answered the last [`Step::Nats`].
+    Nats(&'a NatsReplies),
 }
 
 /// What an adapter asks of the host next.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
-    /// Send this request and resume the flow with the answer.
+    /// Send this HTTP request and resume the flow with the answer.
     Send(VendorRequest),
     /// The action is complete.
     Done(Success),
     /// The action failed.
     Fail(Problem),
+    /// (3.1) Send this Redis command on the backend's connection.
+    Redis(RedisCommand),
+    /// (3.1) Run this SQL query on the backend's connection.
+    Sql(SqlQuery),
+    /// (3.1) Publish this MQTT request on the backend's connection and gather its answers.
+    Mqtt(MqttRequest),
+    /// (3.1) Send this NATS request on the backend's connection and gather its replies.
+    Nats(NatsRequest),
+}
+
+impl Step {
+    /// The step's kind.
+    pub fn kind(&self) -> crate::StepKind {
+        match self {
+            Step::Send(_) => crate::StepKind::Http,
+            Step::Done(_) => crate::StepKind::Done,
+            Step::Fail(_) => crate::StepKind::Fail,
+            Step::Redis(_) => crate::StepKind::Redis,
+            Step::Sql(_) => crate::StepKind::Sql,
+            Step::Mqtt(_) => crate::StepKind::Mqtt,
+            Step::Nats(_) => crate::StepKind::Nats,
+        }
+    }
+
+    /// The exchange's options, for a step that asks for one (not `done` or `fail`).
+    pub fn exchange(&self) -> Option<ExchangeOptions<'_>> {
+        match self {
+            Step::Send(r) => Some(ExchangeOptions {
+                idempotent: r.idempotent,
+                timeout_ms: r.timeout_ms,
+                share: r.share.as_deref(),
+                purpose: r.purpose.as_deref(),
+                redact: &r.redact,
+            }),
+            Step::Redis(c) => Some((&c.exchange).into()),
+            Step::Sql(q) => Some((&q.exchange).into()),
+            Step::Mqtt(m) => Some((&m.exchange).into()),
+            Step::Nats(n) => Some((&n.exchange).into()),
+            Step::Done(_) | Step::Fail(_) => None,
+        }
+    }
+}
+
+/// The options every exchange carries, whatever its kind, borrowed from a [`Step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExchangeOptions<'a> {
+    pub idempotent: bool,
+    pub timeout_ms: Option<u64>,
+    pub share: Option<&'a str>,
+    pub purpose: Option<&'a str>,
+    pub redact: &'a [String],
+}
+
+impl<'a> From<&'a Exchange> for ExchangeOptions<'a> {
+    fn from(e: &'a Exchange) -> Self {
+        ExchangeOptions {
+            idempotent: e.idempotent,
+            timeout_ms: e.timeout_ms,
+            share: e.share.as_deref(),
+            purpose: e.purpose.as_deref(),
+            redact: &e.redact,
+        }
+    }
 }
 
 codes! {

@@ -1,9 +1,13 @@
 //! Inputs (why a flow is resumed): written by the host, read by the plugin. Both sides
 //! keep the usual handful of headers in stack arrays: no allocation per resume.
 
+use super::answer::{
+    mqtt_from_input, mqtt_input, nats_from_input, nats_input, redis_from_input, redis_input,
+    sql_from_input, sql_input,
+};
 use super::{array, read_payload};
 use crate::kinds::InputKind;
-use crate::model::{Input, VendorResponse};
+use crate::model::{Input, MqttResult, NatsReplies, RedisReply, SqlResult, VendorResponse};
 use crate::raw::{SeverBytes, SeverHeader, SeverHttpResponse, SeverInput, SeverRetry};
 use std::ffi::c_void;
 
@@ -21,6 +25,14 @@ pub enum Resume<'a> {
     },
     /// Plan the last idempotent exchange again.
     Retry { attempt: u32 },
+    /// (3.1) A Redis server's reply.
+    Redis(&'a RedisReply),
+    /// (3.1) An SQL statement's result.
+    Sql(&'a SqlResult),
+    /// (3.1) An MQTT broker's answer.
+    Mqtt(&'a MqttResult),
+    /// (3.1) NATS servers' replies.
+    Nats(&'a NatsReplies),
 }
 
 fn input<T>(kind: InputKind, payload: &T) -> SeverInput {
@@ -68,6 +80,10 @@ pub fn with_input_view<R>(resume: Resume<'_>, f: impl FnOnce(&SeverInput) -> R) 
             f(&input(InputKind::HttpResponse, &response))
         }
         Resume::Retry { attempt } => f(&input(InputKind::Retry, &SeverRetry { attempt })),
+        Resume::Redis(reply) => redis_input(reply, f),
+        Resume::Sql(result) => sql_input(result, f),
+        Resume::Mqtt(result) => mqtt_input(result, f),
+        Resume::Nats(replies) => nats_input(replies, f),
     }
 }
 
@@ -125,6 +141,22 @@ pub unsafe fn with_input<R>(
                 attempt: retry.attempt,
             }))
         }
+        InputKind::RedisReply => {
+            let reply = unsafe { redis_from_input(raw.payload, raw.size) }?;
+            Ok(f(Input::Redis(&reply)))
+        }
+        InputKind::SqlResult => {
+            let result = unsafe { sql_from_input(raw.payload, raw.size) }?;
+            Ok(f(Input::Sql(&result)))
+        }
+        InputKind::MqttResult => {
+            let result = unsafe { mqtt_from_input(raw.payload, raw.size) }?;
+            Ok(f(Input::Mqtt(&result)))
+        }
+        InputKind::NatsReplies => {
+            let replies = unsafe { nats_from_input(raw.payload, raw.size) }?;
+            Ok(f(Input::Nats(&replies)))
+        }
     }
 }
 
@@ -143,6 +175,7 @@ mod tests {
                         format!("{} {} {}", r.status, names.join(","), r.text())
                     }
                     Input::Retry { attempt } => format!("retry {attempt}"),
+                    other => format!("{other:?}"),
                 })
             }
         })

@@ -8,14 +8,21 @@
 //! | step | [`StepStore::view`] | [`step_from_view`] |
 //! | input | [`with_input`] | [`with_input_view`] |
 //!
+//! The exchanges beyond HTTP (3.1) have their views in `exchange` (steps) and `answer`
+//! (inputs), reached through the same functions.
+//!
 //! Every reader checks what it reads: an unknown code, text that is not UTF-8 or a
 //! payload shorter than its 3.0 layout is an error naming it, never undefined behaviour.
 //! Pointers themselves cannot be checked: each `unsafe fn` here requires that the view's
 //! pointers are readable for the call, as the ABI's contract promises.
 
+mod answer;
+mod exchange;
 mod input;
 mod request;
 mod step;
+#[cfg(test)]
+mod tests;
 
 pub use input::{with_input, with_input_view, Resume};
 pub use request::{request_from_view, request_view};
@@ -116,7 +123,8 @@ pub(crate) unsafe fn array<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
 /// reads as.
 ///
 /// # Safety
-/// Implement only for such types, with `MIN_SIZE` the type's size in ABI 3.0.
+/// Implement only for such types, with `MIN_SIZE` the type's size in the minor version
+/// that introduced it.
 pub(crate) unsafe trait Payload: Copy {
     /// The size of the type's 3.0 layout: no producer writes less.
     const MIN_SIZE: usize;
@@ -139,6 +147,17 @@ payload!(
     SeverHttpResponse,
     SeverRetry,
     SeverRequest
+);
+// 3.1: the exchanges beyond HTTP (their layout is 3.1's: the least any producer writes).
+payload!(
+    SeverRedisCommand,
+    SeverRedisReply,
+    SeverSqlQuery,
+    SeverSqlResult,
+    SeverMqttRequest,
+    SeverMqttResult,
+    SeverNatsRequest,
+    SeverNatsReplies
 );
 
 /// Reads a payload of `size` bytes at `ptr` as a `T`, by the growth rule of [`crate::raw`]:

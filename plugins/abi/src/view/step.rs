@@ -1,11 +1,16 @@
 //! Steps: written by the plugin (into storage it keeps in the flow), read and copied out
-//! by the host.
+//! by the host. The exchanges beyond HTTP are in [`super::exchange`].
 
+use super::exchange::{
+    mqtt_from_view, mqtt_view, nats_from_view, nats_view, redis_from_view, redis_view,
+    sql_from_view, sql_view,
+};
 use super::{array, optional, read_payload, text};
 use crate::kinds::StepKind;
 use crate::model::{Outcome, Problem, ProblemKind, Step, Success, VendorRequest};
 use crate::raw::{
-    SeverBytes, SeverDone, SeverExchange, SeverFail, SeverHeader, SeverHttpRequest, SeverStep,
+    SeverBytes, SeverDone, SeverExchange, SeverFail, SeverHeader, SeverHttpRequest,
+    SeverMqttRequest, SeverNatsRequest, SeverRedisCommand, SeverSqlQuery, SeverSqlValue, SeverStep,
 };
 use serde_json::{Map, Value};
 use std::ffi::c_void;
@@ -13,53 +18,41 @@ use std::ffi::c_void;
 /// Room for a typical final step's `vendor` object (a status, a request id, a message).
 const VENDOR_CAPACITY: usize = 256;
 
+/// The payload struct a step view points at.
+#[derive(Debug)]
+enum Payload {
+    Empty,
+    Http(SeverHttpRequest),
+    Done(SeverDone),
+    Fail(SeverFail),
+    Redis(SeverRedisCommand),
+    Sql(SeverSqlQuery),
+    Mqtt(SeverMqttRequest),
+    Nats(SeverNatsRequest),
+}
+
 /// Plugin side: the storage a [`SeverStep`] and its payload point into, kept in the flow
 /// between calls so that its vectors are reused by every step of the flow.
 #[derive(Debug)]
 pub struct StepStore {
-    headers: Vec<SeverHeader>,
-    redact: Vec<SeverBytes>,
+    pub(super) headers: Vec<SeverHeader>,
+    pub(super) redact: Vec<SeverBytes>,
+    /// Arguments (Redis) or correlation strings (MQTT).
+    pub(super) list: Vec<SeverBytes>,
+    pub(super) values: Vec<SeverSqlValue>,
     vendor: Vec<u8>,
-    http: SeverHttpRequest,
-    done: SeverDone,
-    fail: SeverFail,
+    payload: Payload,
 }
 
 impl Default for StepStore {
     fn default() -> Self {
-        let exchange = SeverExchange {
-            idempotent: 0,
-            reserved: 0,
-            timeout_ms: 0,
-            share: SeverBytes::NONE,
-            purpose: SeverBytes::NONE,
-            redact: std::ptr::null(),
-            redact_len: 0,
-        };
         StepStore {
             headers: Vec::new(),
             redact: Vec::new(),
+            list: Vec::new(),
+            values: Vec::new(),
             vendor: Vec::new(),
-            http: SeverHttpRequest {
-                exchange,
-                method: SeverBytes::NONE,
-                url: SeverBytes::NONE,
-                headers: std::ptr::null(),
-                headers_len: 0,
-                body: SeverBytes::NONE,
-            },
-            done: SeverDone {
-                outcome: 0,
-                reserved: 0,
-                vendor: SeverBytes::NONE,
-            },
-            fail: SeverFail {
-                problem: 0,
-                retryable: 0,
-                detail: SeverBytes::NONE,
-                retry_after: SeverBytes::NONE,
-                vendor: SeverBytes::NONE,
-            },
+            payload: Payload::Empty,
         }
     }
 }
@@ -69,12 +62,54 @@ impl Default for StepStore {
 // thread at a time.
 unsafe impl Send for StepStore {}
 
-fn payload<T>(kind: StepKind, payload: &T) -> SeverStep {
+fn view_of<T>(kind: StepKind, payload: &T) -> SeverStep {
     SeverStep {
         kind: kind.code(),
         size: std::mem::size_of::<T>() as u32,
         payload: (payload as *const T).cast::<c_void>(),
     }
+}
+
+/// Plugin side: the common part of an exchange, with its redacted strings in `redact`.
+pub(super) fn exchange_view(
+    redact: &mut Vec<SeverBytes>,
+    idempotent: bool,
+    timeout_ms: Option<u64>,
+    share: Option<&str>,
+    purpose: Option<&str>,
+    secrets: &[String],
+) -> SeverExchange {
+    redact.extend(secrets.iter().map(|s| SeverBytes::from_slice(s.as_bytes())));
+    SeverExchange {
+        idempotent: u32::from(idempotent),
+        reserved: 0,
+        timeout_ms: timeout_ms.unwrap_or(0),
+        share: SeverBytes::from_opt(share),
+        purpose: SeverBytes::from_opt(purpose),
+        redact: redact.as_ptr(),
+        redact_len: redact.len(),
+    }
+}
+
+/// Host side: the common part of an exchange.
+///
+/// # Safety
+/// Every pointer in `raw` must be readable for the call.
+pub(super) unsafe fn exchange_from_view(
+    raw: &SeverExchange,
+) -> Result<crate::model::Exchange, String> {
+    // SAFETY (every block): caller contract.
+    let redact = unsafe { array(raw.redact, raw.redact_len) }
+        .iter()
+        .map(|secret| unsafe { text(*secret, "a redacted string") }.map(str::to_owned))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(crate::model::Exchange {
+        idempotent: raw.idempotent != 0,
+        timeout_ms: (raw.timeout_ms != 0).then_some(raw.timeout_ms),
+        share: unsafe { optional(raw.share, "the share key") }?.map(str::to_owned),
+        purpose: unsafe { optional(raw.purpose, "the purpose") }?.map(str::to_owned),
+        redact,
+    })
 }
 
 impl StepStore {
@@ -83,49 +118,21 @@ impl StepStore {
     pub fn view(&mut self, step: &Step) -> Result<SeverStep, String> {
         self.headers.clear();
         self.redact.clear();
+        self.list.clear();
+        self.values.clear();
         self.vendor.clear();
-        match step {
-            Step::Send(request) => {
-                self.headers
-                    .extend(request.headers.iter().map(|(name, value)| SeverHeader {
-                        name: SeverBytes::from_slice(name.as_bytes()),
-                        value: SeverBytes::from_slice(value.as_bytes()),
-                    }));
-                self.redact.extend(
-                    request
-                        .redact
-                        .iter()
-                        .map(|secret| SeverBytes::from_slice(secret.as_bytes())),
-                );
-                self.http = SeverHttpRequest {
-                    exchange: SeverExchange {
-                        idempotent: u32::from(request.idempotent),
-                        reserved: 0,
-                        timeout_ms: request.timeout_ms.unwrap_or(0),
-                        share: SeverBytes::from_opt(request.share.as_deref()),
-                        purpose: SeverBytes::from_opt(request.purpose.as_deref()),
-                        redact: self.redact.as_ptr(),
-                        redact_len: self.redact.len(),
-                    },
-                    method: SeverBytes::from_slice(request.method.as_bytes()),
-                    url: SeverBytes::from_slice(request.url.as_bytes()),
-                    headers: self.headers.as_ptr(),
-                    headers_len: self.headers.len(),
-                    body: SeverBytes::from_slice(request.body.as_bytes()),
-                };
-                Ok(payload(StepKind::Http, &self.http))
-            }
+        self.payload = match step {
+            Step::Send(request) => Payload::Http(self.http_view(request)),
             Step::Done(success) => {
                 // One allocation for a typical vendor object instead of doubling from 8.
                 self.vendor.reserve(VENDOR_CAPACITY);
                 serde_json::to_writer(&mut self.vendor, &success.vendor)
                     .map_err(|e| format!("cannot encode the vendor object: {e}"))?;
-                self.done = SeverDone {
+                Payload::Done(SeverDone {
                     outcome: success.outcome.code(),
                     reserved: 0,
                     vendor: SeverBytes::from_slice(&self.vendor),
-                };
-                Ok(payload(StepKind::Done, &self.done))
+                })
             }
             Step::Fail(problem) => {
                 let vendor = match &problem.vendor {
@@ -137,15 +144,60 @@ impl StepStore {
                     }
                     None => SeverBytes::NONE,
                 };
-                self.fail = SeverFail {
+                Payload::Fail(SeverFail {
                     problem: problem.kind.code(),
                     retryable: u32::from(problem.retryable),
                     detail: SeverBytes::from_slice(problem.detail.as_bytes()),
                     retry_after: SeverBytes::from_opt(problem.retry_after.as_deref()),
                     vendor,
-                };
-                Ok(payload(StepKind::Fail, &self.fail))
+                })
             }
+            Step::Redis(command) => Payload::Redis(redis_view(self, command)),
+            Step::Sql(query) => Payload::Sql(sql_view(self, query)),
+            Step::Mqtt(request) => Payload::Mqtt(mqtt_view(self, request)),
+            Step::Nats(request) => Payload::Nats(nats_view(self, request)),
+        };
+        Ok(match &self.payload {
+            Payload::Http(p) => view_of(StepKind::Http, p),
+            Payload::Done(p) => view_of(StepKind::Done, p),
+            Payload::Fail(p) => view_of(StepKind::Fail, p),
+            Payload::Redis(p) => view_of(StepKind::Redis, p),
+            Payload::Sql(p) => view_of(StepKind::Sql, p),
+            Payload::Mqtt(p) => view_of(StepKind::Mqtt, p),
+            Payload::Nats(p) => view_of(StepKind::Nats, p),
+            Payload::Empty => return Err("no step".into()),
+        })
+    }
+
+    fn http_view(&mut self, request: &VendorRequest) -> SeverHttpRequest {
+        self.headers
+            .extend(request.headers.iter().map(|(name, value)| SeverHeader {
+                name: SeverBytes::from_slice(name.as_bytes()),
+                value: SeverBytes::from_slice(value.as_bytes()),
+            }));
+        let exchange = exchange_view(
+            &mut self.redact,
+            request.idempotent,
+            request.timeout_ms,
+            request.share.as_deref(),
+            request.purpose.as_deref(),
+            &request.redact,
+        );
+        SeverHttpRequest {
+            exchange,
+            method: SeverBytes::from_slice(request.method.as_bytes()),
+            url: SeverBytes::from_slice(request.url.as_bytes()),
+            headers: self.headers.as_ptr(),
+            headers_len: self.headers.len(),
+            body: SeverBytes::from_slice(request.body.as_bytes()),
+        }
+    }
+
+    #[cfg(test)]
+    fn http_payload(&self) -> Option<SeverHttpRequest> {
+        match self.payload {
+            Payload::Http(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -171,13 +223,13 @@ unsafe fn vendor(bytes: SeverBytes) -> Result<Option<Map<String, Value>>, String
 /// The view's payload, and every pointer in it, must be readable for the call.
 pub unsafe fn step_from_view(raw: &SeverStep) -> Result<Step, String> {
     let kind = StepKind::try_from(raw.kind).map_err(|e| e.to_string())?;
+    let (payload, size) = (raw.payload, raw.size);
     // SAFETY (every block below): caller contract — the payload and its pointers are
     // readable; `read_payload` checks the size.
     match kind {
         StepKind::Http => {
-            let http: SeverHttpRequest =
-                unsafe { read_payload(raw.payload, raw.size, "the HTTP step") }?;
-            let exchange = http.exchange;
+            let http: SeverHttpRequest = unsafe { read_payload(payload, size, "the HTTP step") }?;
+            let exchange = unsafe { exchange_from_view(&http.exchange) }?;
             let headers = unsafe { array(http.headers, http.headers_len) }
                 .iter()
                 .map(|h| {
@@ -187,31 +239,27 @@ pub unsafe fn step_from_view(raw: &SeverStep) -> Result<Step, String> {
                     ))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
-            let redact = unsafe { array(exchange.redact, exchange.redact_len) }
-                .iter()
-                .map(|secret| unsafe { text(*secret, "a redacted string") }.map(str::to_owned))
-                .collect::<Result<Vec<_>, String>>()?;
             Ok(Step::Send(VendorRequest {
                 method: unsafe { text(http.method, "the method") }?.to_owned(),
                 url: unsafe { text(http.url, "the URL") }?.to_owned(),
                 headers,
                 body: unsafe { text(http.body, "the body") }?.to_owned(),
-                idempotent: exchange.idempotent != 0,
-                timeout_ms: (exchange.timeout_ms != 0).then_some(exchange.timeout_ms),
-                share: unsafe { optional(exchange.share, "the share key") }?.map(str::to_owned),
-                purpose: unsafe { optional(exchange.purpose, "the purpose") }?.map(str::to_owned),
-                redact,
+                idempotent: exchange.idempotent,
+                timeout_ms: exchange.timeout_ms,
+                share: exchange.share,
+                purpose: exchange.purpose,
+                redact: exchange.redact,
             }))
         }
         StepKind::Done => {
-            let done: SeverDone = unsafe { read_payload(raw.payload, raw.size, "the done step") }?;
+            let done: SeverDone = unsafe { read_payload(payload, size, "the done step") }?;
             Ok(Step::Done(Success {
                 outcome: Outcome::try_from(done.outcome).map_err(|e| e.to_string())?,
                 vendor: unsafe { vendor(done.vendor) }?.unwrap_or_default(),
             }))
         }
         StepKind::Fail => {
-            let fail: SeverFail = unsafe { read_payload(raw.payload, raw.size, "the fail step") }?;
+            let fail: SeverFail = unsafe { read_payload(payload, size, "the fail step") }?;
             Ok(Step::Fail(Problem {
                 kind: ProblemKind::try_from(fail.problem).map_err(|e| e.to_string())?,
                 detail: unsafe { text(fail.detail, "the detail") }?.to_owned(),
@@ -221,6 +269,10 @@ pub unsafe fn step_from_view(raw: &SeverStep) -> Result<Step, String> {
                     .map(str::to_owned),
             }))
         }
+        StepKind::Redis => unsafe { redis_from_view(payload, size) }.map(Step::Redis),
+        StepKind::Sql => unsafe { sql_from_view(payload, size) }.map(Step::Sql),
+        StepKind::Mqtt => unsafe { mqtt_from_view(payload, size) }.map(Step::Mqtt),
+        StepKind::Nats => unsafe { nats_from_view(payload, size) }.map(Step::Nats),
     }
 }
 
@@ -301,7 +353,7 @@ mod tests {
         // Alive for the whole test: the payload points into it.
         let get = Step::Send(VendorRequest::new("GET", "http://h/".into()));
         store.view(&get).unwrap();
-        let mut http = store.http;
+        let mut http = store.http_payload().unwrap();
         http.url = SeverBytes::from_slice(&bad_utf8);
         let size = std::mem::size_of::<SeverHttpRequest>();
         assert_eq!(refuse(StepKind::Http, &http, size), "the URL is not UTF-8");

@@ -4,8 +4,9 @@
 use super::matcher::Matcher;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sever_plugin_abi::{Action, BackendSpec, Env, ProblemKind, Request, StepKind, Target};
-use std::collections::BTreeMap;
+use sever_plugin_abi::{Action, BackendSpec, Env, ProblemKind, Request, Target};
+
+pub(crate) use super::step::{Expect, RequestExpect, StepSpec};
 
 /// The clock every call sees unless the file or a case says otherwise:
 /// 2023-11-14T22:13:20Z.
@@ -195,78 +196,6 @@ impl RequestSpec {
     }
 }
 
-/// One vendor call: what the plugin must plan, and what the vendor answers (or that the
-/// host retries it).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct StepSpec {
-    pub(crate) expect: RequestExpect,
-    #[serde(default)]
-    pub(crate) respond: Option<ResponseSpec>,
-    /// Instead of an answer: the host asks the plugin to plan the call again (attempt n).
-    #[serde(default)]
-    pub(crate) retry: Option<u32>,
-    /// The clock and random bytes of the `resume` call after this step.
-    #[serde(default)]
-    pub(crate) env: Option<EnvSpec>,
-}
-
-/// `expect:` — the parts of the planned request that matter; unlisted parts are not
-/// compared.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct RequestExpect {
-    /// The exchange's kind (`http`, the default): what the rest of `expect` describes.
-    pub(crate) kind: Option<String>,
-    pub(crate) method: Option<String>,
-    pub(crate) url: Option<Matcher>,
-    /// By name, case-insensitive; the first header of that name is compared.
-    pub(crate) headers: BTreeMap<String, Matcher>,
-    /// The raw body.
-    pub(crate) body: Option<Matcher>,
-    /// The body parsed as JSON, compared whole.
-    pub(crate) json: Option<Value>,
-    /// The body parsed as `application/x-www-form-urlencoded`, by parameter.
-    pub(crate) form: BTreeMap<String, Matcher>,
-    pub(crate) idempotent: Option<bool>,
-    pub(crate) share: Option<Matcher>,
-    pub(crate) purpose: Option<Matcher>,
-    pub(crate) timeout_ms: Option<u64>,
-    /// Strings that must be listed for redaction (others may be too).
-    pub(crate) redact: Vec<String>,
-}
-
-/// `respond:` — the vendor's answer.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ResponseSpec {
-    pub(crate) status: u16,
-    #[serde(default)]
-    pub(crate) headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub(crate) body: Option<String>,
-    #[serde(default)]
-    pub(crate) json: Option<Value>,
-}
-
-impl ResponseSpec {
-    /// Header names lowercased, as the host passes them.
-    pub(crate) fn raw_headers(&self) -> Vec<(String, Vec<u8>)> {
-        self.headers
-            .iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone().into_bytes()))
-            .collect()
-    }
-
-    pub(crate) fn body_bytes(&self) -> Vec<u8> {
-        match (&self.json, &self.body) {
-            (Some(json), _) => json.to_string().into_bytes(),
-            (None, Some(body)) => body.clone().into_bytes(),
-            (None, None) => Vec::new(),
-        }
-    }
-}
-
 /// How a flow must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
@@ -408,28 +337,7 @@ fn flow<'a>(
     env.to_env()?;
     for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
-        match (&step.respond, step.retry) {
-            (Some(_), Some(_)) => return Err(format!("step {n} has both `respond` and `retry`")),
-            (None, None) => return Err(format!("step {n} needs `respond` or `retry`")),
-            (Some(r), None) if r.json.is_some() && r.body.is_some() => {
-                return Err(format!("step {n}: `respond` has both `json` and `body`"))
-            }
-            _ => {}
-        }
-        if let Some(kind) = &step.expect.kind {
-            let known = StepKind::ALL
-                .into_iter()
-                .filter(|k| !matches!(k, StepKind::Done | StepKind::Fail))
-                .find(|k| k.as_str() == kind);
-            if known.is_none() {
-                return Err(format!(
-                    "step {n}: `expect.kind` {kind:?} is not an exchange kind (http)"
-                ));
-            }
-        }
-        if step.expect.json.is_some() && !step.expect.form.is_empty() {
-            return Err(format!("step {n}: `expect` has both `json` and `form`"));
-        }
+        step.check(n)?;
         if let Some(env) = &step.env {
             EnvSpec::default().patched(Some(env)).to_env()?;
         }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 use super::*;
+use sever_plugin_abi::StepKind;
 
 #[test]
 fn env_parts_are_inherited_and_random_is_a_byte_or_hex() {
@@ -101,4 +102,61 @@ fn mistakes_in_a_case_are_named() {
     assert_eq!(error, "step 1 needs `respond` or `retry`");
     let unknown = serde_yaml::from_str::<Case>("name: x\nrequst: {}").unwrap_err();
     assert!(unknown.to_string().contains("requst"), "{unknown}");
+}
+
+#[test]
+fn an_exchange_beyond_http_is_expected_by_kind_and_answered_in_its_own_form() {
+    let case: Case = serde_yaml::from_str(
+        r#"
+name: kill
+request: { action: terminate, target: { connection_id: "7" } }
+steps:
+  - expect: { kind: redis_command, args: [CLIENT, KILL, ID, "7"], idempotent: true }
+    respond: { redis: { integer: 1 } }
+  - expect: { kind: sql_query, params: [{ int4: 7 }] }
+    respond: { sql: { rows: [[{ int4: 7 }, { bool: true }]] } }
+outcome: done
+"#,
+    )
+    .unwrap();
+    let flows = case.flows(&EnvSpec::default()).unwrap();
+    let steps = flows[0].steps;
+    assert_eq!(steps[0].expect.kind(), StepKind::Redis);
+    assert!(matches!(
+        &steps[0].respond.as_ref().unwrap().redis,
+        Some(sever_plugin_abi::RedisReply::Integer(1))
+    ));
+    assert_eq!(steps[1].expect.kind(), StepKind::Sql);
+}
+
+#[test]
+fn an_answer_of_another_kind_or_an_unknown_kind_is_a_mistake_in_the_case() {
+    let wrong = |yaml: &str| -> String {
+        match serde_yaml::from_str::<Case>(yaml) {
+            Err(e) => e.to_string(),
+            Ok(case) => case.flows(&EnvSpec::default()).unwrap_err(),
+        }
+    };
+    let base = "name: x\nrequest: {action: disconnect, target: {client_id: c}}\noutcome: done\n";
+    let error = wrong(&format!(
+        "{base}steps: [{{expect: {{kind: redis_command}}, respond: {{status: 200}}}}]"
+    ));
+    assert_eq!(
+        error,
+        "step 1: `respond` answers a http exchange, but `expect` is a redis_command one"
+    );
+    let error = wrong(&format!(
+        "{base}steps: [{{expect: {{kind: carrier_pigeon}}, respond: {{status: 200}}}}]"
+    ));
+    assert!(
+        error.contains("`expect.kind` \"carrier_pigeon\" is not an exchange kind (http, redis_command, sql_query, mqtt_request, nats_request)"),
+        "{error}"
+    );
+    let error = wrong(&format!(
+        "{base}steps: [{{expect: {{kind: nats_request}}, respond: {{nats: {{}}, redis: nil}}}}]"
+    ));
+    assert_eq!(
+        error,
+        "step 1: `respond` mixes the answers of several exchange kinds"
+    );
 }

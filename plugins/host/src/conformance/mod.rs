@@ -95,6 +95,7 @@ mod file;
 mod library;
 mod matcher;
 mod runner;
+mod step;
 
 use crate::LoadError;
 use file::CaseFile;

@@ -1,7 +1,7 @@
 //! Runs one case through a loaded library and lists every difference from what the case
 //! declares.
 
-use super::file::{Case, CaseFile, Ending, Flow, RequestExpect, StepSpec};
+use super::file::{Case, CaseFile, Ending, Expect, Flow, RequestExpect, StepSpec};
 use super::matcher::{form_params, json_diff, shown, subset_diff, Matcher};
 use crate::{Flow as Running, Instance, InstanceError, Plugin, PluginFault, Resume};
 use serde_json::{Map, Value};
@@ -187,25 +187,19 @@ fn run_flow(info: &PluginInfo, instance: &Instance, flow: &Flow<'_>) -> Vec<Stri
     };
     for (i, expected) in flow.steps.iter().enumerate() {
         let n = i + 1;
-        let sent = match step {
-            Step::Send(sent) => sent,
-            ended => {
-                return vec![format!(
-                    "step {n}: expected a vendor request, but the flow ended: {}",
-                    compact(&ended)
-                )]
-            }
-        };
-        let diff = request_diff(&expected.expect, &sent);
+        if step.exchange().is_none() {
+            return vec![format!(
+                "step {n}: expected a vendor request, but the flow ended: {}",
+                compact(&step)
+            )];
+        }
+        let diff = exchange_diff(&expected.expect, &step);
         if !diff.is_empty() {
             let mut out: Vec<String> = diff
                 .into_iter()
                 .map(|d| format!("step {n} request {d}"))
                 .collect();
-            out.push(format!(
-                "step {n}: the plugin planned {}",
-                compact(&Step::Send(sent))
-            ));
+            out.push(format!("step {n}: the plugin planned {}", compact(&step)));
             return out;
         }
         if let Some(over) = &expected.env {
@@ -224,39 +218,70 @@ fn resume(
     step: &StepSpec,
     env: &sever_plugin_abi::Env,
 ) -> Result<Step, PluginFault> {
-    match (&step.respond, step.retry) {
-        (Some(response), _) => {
-            let headers = response.raw_headers();
-            let body = response.body_bytes();
-            running.resume(
-                Resume::Response {
-                    status: response.status,
-                    headers: &headers,
-                    body: &body,
-                },
-                env,
-            )
-        }
-        (None, attempt) => running.resume(
+    let Some(response) = &step.respond else {
+        return running.resume(
             Resume::Retry {
-                attempt: attempt.unwrap_or(1),
+                attempt: step.retry.unwrap_or(1),
             },
             env,
-        ),
+        );
+    };
+    // The case file's own checks made sure the answer is of the step's kind.
+    if let Some(reply) = &response.redis {
+        return running.resume(Resume::Redis(reply), env);
+    }
+    if let Some(result) = &response.sql {
+        return running.resume(Resume::Sql(result), env);
+    }
+    if let Some(result) = &response.mqtt {
+        return running.resume(Resume::Mqtt(result), env);
+    }
+    if let Some(replies) = &response.nats {
+        return running.resume(Resume::Nats(replies), env);
+    }
+    let headers = response.raw_headers();
+    let body = response.body_bytes();
+    running.resume(
+        Resume::Response {
+            status: response.status.unwrap_or_default(),
+            headers: &headers,
+            body: &body,
+        },
+        env,
+    )
+}
+
+/// Every difference between the expected and the planned exchange.
+fn exchange_diff(expect: &Expect, planned: &Step) -> Vec<String> {
+    let kind = planned.kind();
+    if kind != expect.kind() {
+        return vec![format!(
+            "kind: expected a {} exchange, got a {} one",
+            expect.kind().as_str(),
+            kind.as_str()
+        )];
+    }
+    match (expect, planned) {
+        (Expect::Http(expect), Step::Send(sent)) => request_diff(expect, sent),
+        (Expect::Exchange { fields, .. }, step) => {
+            // The step's JSON form is `{"<kind>": {…}}`: compare the listed members of the
+            // inner object.
+            let json = serde_json::to_value(step).unwrap_or_default();
+            let inner = json
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            subset_diff(fields, &inner)
+        }
+        _ => Vec::new(),
     }
 }
 
-/// Every difference between the expected and the planned vendor request.
+/// Every difference between the expected and the planned HTTP request.
 fn request_diff(expect: &RequestExpect, sent: &VendorRequest) -> Vec<String> {
     let mut out = Vec::new();
-    // What `sent` is: the one exchange kind of this ABI version.
-    let kind = sever_plugin_abi::StepKind::Http.as_str();
-    if let Some(expected) = expect.kind.as_deref().filter(|k| *k != kind) {
-        out.push(format!(
-            "kind: expected a {expected} exchange, got a {kind} one"
-        ));
-        return out;
-    }
     let mut check = |what: &str, matcher: &Matcher, actual: Option<&str>| {
         if !matcher.accepts(actual) {
             out.push(format!("{what}: expected {matcher}, got {}", shown(actual)));
@@ -341,9 +366,9 @@ fn request_diff(expect: &RequestExpect, sent: &VendorRequest) -> Vec<String> {
 fn outcome_diff(flow: &Flow<'_>, step: &Step) -> Vec<String> {
     let n = flow.steps.len() + 1;
     match (flow.ending, step) {
-        (_, Step::Send(sent)) => vec![format!(
+        (_, planned) if planned.exchange().is_some() => vec![format!(
             "step {n}: the plugin planned another vendor request, but the case declares no more steps: {}",
-            compact(&Step::Send(sent.clone()))
+            compact(planned)
         )],
         (Ending::Done | Ending::Accepted, Step::Done(success)) => success_diff(flow, success),
         (Ending::Kind(_) | Ending::Code(_), Step::Fail(problem)) => problem_diff(flow, problem),

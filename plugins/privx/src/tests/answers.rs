@@ -151,7 +151,7 @@ fn token_endpoint_refusals_are_upstream_unauthorized_with_the_oauth_error() {
         assert_eq!(vendor["message"], description);
         assert!(problem.detail.contains(error) && problem.detail.contains(description));
         assert!(!problem.detail.contains(API_SECRET) && !problem.detail.contains(OAUTH_SECRET));
-        assert_eq!(privx.cache.valid(T0), None);
+        assert_eq!(privx.tokens.cached(T0), None);
     }
 }
 

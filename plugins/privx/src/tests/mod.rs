@@ -205,7 +205,7 @@ fn flows_sharing_one_token_answer_all_use_it_and_cache_it_once() {
         let step = privx.resume(flow, response(200, &[], &body), &env(T0 + 5));
         assert_eq!(bearer(&sent(step)), Some("tok-shared"));
     }
-    assert_eq!(privx.cache.valid(T0 + 10).as_deref(), Some("tok-shared"));
+    assert_eq!(privx.tokens.cached(T0 + 10).as_deref(), Some("tok-shared"));
 }
 
 #[test]
@@ -224,8 +224,8 @@ fn a_short_lived_token_is_used_for_three_quarters_of_its_life() {
     let (mut flow, _) = privx.start(&connection(), &env(T0));
     let body = token_answer("tok-short", 4);
     sent(privx.resume(&mut flow, response(200, &[], &body), &env(T0)));
-    assert!(privx.cache.valid(T0 + 2_999).is_some());
-    assert!(privx.cache.valid(T0 + 3_000).is_none());
+    assert!(privx.tokens.cached(T0 + 2_999).is_some());
+    assert!(privx.tokens.cached(T0 + 3_000).is_none());
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn a_401_fetches_one_new_token_and_retries_once_then_is_upstream_unauthorized() 
     assert!(is_token_step(&refresh), "{refresh:?}");
     assert_eq!(refresh.share.as_deref(), Some("token"));
     assert_eq!(
-        privx.cache.valid(T0 + 1),
+        privx.tokens.cached(T0 + 1),
         None,
         "the refused token is dropped"
     );
@@ -259,7 +259,7 @@ fn a_401_fetches_one_new_token_and_retries_once_then_is_upstream_unauthorized() 
         problem.detail
     );
     assert_eq!(
-        privx.cache.valid(T0 + 4),
+        privx.tokens.cached(T0 + 4),
         None,
         "nor is the second one kept"
     );
@@ -281,7 +281,7 @@ fn a_401_keeps_and_uses_a_token_another_request_cached_meanwhile() {
     let privx = privx();
     let (mut slow, _) = through_token(&privx, &connection(), "tok-old", T0);
     // Another request refreshed already and cached a new token.
-    privx.cache.forget("tok-old");
+    privx.tokens.forget("tok-old");
     through_token(&privx, &connection(), "tok-fresh", T0 + 1);
 
     let step = privx.resume(&mut slow, response(401, &[], ""), &env(T0 + 2));
@@ -290,7 +290,7 @@ fn a_401_keeps_and_uses_a_token_another_request_cached_meanwhile() {
         Some("tok-fresh"),
         "no second token request"
     );
-    assert_eq!(privx.cache.valid(T0 + 2).as_deref(), Some("tok-fresh"));
+    assert_eq!(privx.tokens.cached(T0 + 2).as_deref(), Some("tok-fresh"));
 }
 
 #[test]

@@ -29,8 +29,8 @@
 //!
 //! `#[derive(Settings)]` makes each field one key: its name (or `#[setting(rename =
 //! "key")]`), its doc comment the description `sever plugins` shows, its type the value's
-//! ([`SettingValue`]: `String`, `bool`, integers; `Option<…>` for a key a backend may leave
-//! out). `#[setting(secret)]` marks a secret: never logged, always redacted, never echoed
+//! ([`SettingValue`]: `String`, `bool`, integers, [`Multiline`] for a PEM key; `Option<…>`
+//! for a key a backend may leave out). `#[setting(secret)]` marks a secret: never logged, always redacted, never echoed
 //! in an error. `#[setting(check = path)]` runs `path(&value) -> Result<(), String>` on a
 //! present value (the SDK's own: [`visible_ascii`], [`no_whitespace`], [`no_colon`]).
 //! `#[settings(choice = CONST)]` on the struct checks a [`Choice`] of alternative groups of
@@ -46,7 +46,7 @@ mod value;
 
 pub use choice::{Choice, OptionGroup};
 pub use sever_plugin_sdk_macros::Settings;
-pub use value::{no_colon, no_whitespace, visible_ascii, SettingValue};
+pub use value::{no_colon, no_whitespace, visible_ascii, Multiline, SettingValue};
 
 use serde_json::{Map, Value};
 use sever_plugin_abi::{SettingError, SettingSpec};

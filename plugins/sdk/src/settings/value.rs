@@ -91,6 +91,43 @@ macro_rules! integer {
 
 integer!(u16, u32, u64);
 
+/// A non-empty text that may span lines (a PEM key): like `String`, but line breaks
+/// (`\n`, `\r\n`) and tabs are allowed; other control characters are not. Never a
+/// number.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Multiline(pub String);
+
+impl std::fmt::Debug for Multiline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Multi-line settings are keys and certificates: never printed.
+        f.write_str("Multiline(..)")
+    }
+}
+
+impl SettingValue for Multiline {
+    type Inner = String;
+    const REQUIRED: bool = true;
+
+    fn from_setting(value: Option<&Value>, _secret: bool) -> Result<Self, String> {
+        match value {
+            None => Err(MISSING.into()),
+            Some(Value::String(s)) if s.trim().is_empty() => Err("must not be empty".into()),
+            Some(Value::String(s))
+                if s.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+            {
+                Err("must not contain control characters other than line breaks and tabs".into())
+            }
+            Some(Value::String(s)) => Ok(Multiline(s.clone())),
+            Some(_) => Err("must be a string".into()),
+        }
+    }
+
+    fn inner(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+}
+
 /// A key a backend may leave out.
 impl<T: SettingValue> SettingValue for Option<T> {
     type Inner = T::Inner;

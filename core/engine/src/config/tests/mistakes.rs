@@ -195,10 +195,12 @@ fn an_invalid_backend_name_is_an_error_at_the_backend() {
 }
 
 #[test]
-fn a_url_with_another_scheme_is_an_error() {
+fn a_url_without_a_scheme_is_an_error() {
+    // Which schemes are right is the plugin's to say (its transport), checked once loaded.
     assert_error(
-        &format!("{AUTH}\nbackends:\n  b: {{ plugin: p, url: 'ftp://h' }}\n"),
-        "backends.b.url: scheme must be http or https",
+        &format!("{AUTH}\nbackends:\n  b: {{ plugin: p, url: 'h:80' }}\n"),
+        "backends.b.url: must start with a scheme, like https:// (the plugin's transport \
+         says which)",
     );
 }
 
@@ -363,7 +365,7 @@ idempotency: { max_entries: 0, redis_url: 'http://x' }
 tracing: { otlp_endpoint: 'grpc://x' }
 backends:
   Bad: { plugin: p, url: 'http://h' }
-  b1: { plugin: p, url: 'ftp://h', timeout_ms: 0, tags: [EU] }
+  b1: { plugin: p, url: 'h:80', timeout_ms: 0, tags: [EU] }
   b2: { url: 'http://h', colour: red }
   b3: { plugin: p, url: 'http://h', settings: { t: '${NOPE}' } }
 ";
@@ -387,7 +389,8 @@ backends:
         "backends.b3.settings.t: environment variable NOPE is not set",
         "backends.Bad: invalid backend name: use 1 to 63 characters from a-z, 0-9, `_` and \
          `-`, starting with a letter or digit",
-        "backends.b1.url: scheme must be http or https",
+        "backends.b1.url: must start with a scheme, like https:// (the plugin's transport \
+         says which)",
         "backends.b1.timeout_ms: must be at least 1",
         "backends.b1.tags[0]: invalid tag: use 1 to 63 characters from a-z, 0-9, `_` and \
          `-`, starting with a letter or digit",

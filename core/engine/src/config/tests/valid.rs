@@ -5,7 +5,7 @@ use crate::config::{
     default_path, AllowRule, BreakerConfig, CertSubject, ConfigError, IdempotencyConfig,
     PluginSource, PluginSourceKind,
 };
-use sever_plugin_abi::Action;
+use crate::plugin::Action;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,206 @@
+//! Every problem the API answers with, made in one place: one function per reason, named
+//! for it, and [`flow_failed`], which turns each way a backend's flow can fail — the
+//! adapter's verdict, a transport error, the deadline, a plugin failure, the backend's own
+//! limits — into exactly one problem code.
+
+use crate::api::MAX_IDEMPOTENCY_KEY;
+use crate::auth::Caller;
+use crate::backend::{Backend, FlowError, TransportError};
+use crate::canonical::RequestError;
+use crate::plugin::Action;
+use crate::problem::ApiProblem;
+use crate::problem::ProblemCode;
+
+/// 404 `not_found`.
+pub(crate) fn not_found() -> ApiProblem {
+    ApiProblem::new(ProblemCode::NotFound, "no such path")
+}
+
+/// 405 `method_not_allowed`.
+pub(crate) fn method_not_allowed(allow: &str) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::MethodNotAllowed,
+        format!("this path accepts {allow} only"),
+    )
+}
+
+/// 401 `unauthenticated`; `why` says what was wrong with the credentials.
+pub(crate) fn unauthenticated(why: impl std::fmt::Display) -> ApiProblem {
+    ApiProblem::new(ProblemCode::Unauthenticated, why.to_string())
+}
+
+/// 415 `unsupported_media_type`.
+pub(crate) fn unsupported_media_type() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::UnsupportedMediaType,
+        "the body must be JSON: send Content-Type: application/json",
+    )
+}
+
+/// 413 `payload_too_large`.
+pub(crate) fn payload_too_large(limit: usize) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::PayloadTooLarge,
+        format!("the body is larger than {limit} bytes"),
+    )
+}
+
+/// 400: the body could not be read off the connection.
+pub(crate) fn unreadable_body(why: &str) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::InvalidRequest,
+        format!("the body could not be read: {why}"),
+    )
+}
+
+/// 400: the body is not a canonical request (the error names the field).
+pub(crate) fn invalid_request(error: RequestError) -> ApiProblem {
+    ApiProblem::new(ProblemCode::InvalidRequest, error.0)
+}
+
+/// 400: a malformed `Idempotency-Key`.
+pub(crate) fn invalid_idempotency_key() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::InvalidRequest,
+        format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+    )
+}
+
+/// 400: a fan-out lists a backend twice.
+pub(crate) fn duplicate_backend(name: &str) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::InvalidRequest,
+        format!("backends lists '{name}' twice"),
+    )
+}
+
+/// 400: tags that select no backend.
+pub(crate) fn no_backend_with_tags(tags: &[String]) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::InvalidRequest,
+        format!("no backend carries all of the tags {}", tags.join(", ")),
+    )
+}
+
+/// 403 `forbidden`.
+pub(crate) fn forbidden(caller: &Caller, action: Action, backend: &str) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::Forbidden,
+        format!(
+            "token '{}' may not {action} on backend '{backend}'",
+            caller.name
+        ),
+    )
+}
+
+/// 404 `unknown_backend`.
+pub(crate) fn unknown_backend(name: &str) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::UnknownBackend,
+        format!("no backend is named '{name}'"),
+    )
+}
+
+/// 422 `unsupported_action`: the backend's adapter cannot do `action`.
+pub(crate) fn unsupported_action(backend: &Backend, action: Action) -> ApiProblem {
+    let info = backend.plugin().info();
+    let can: Vec<&str> = info.actions.iter().map(|a| a.action.as_str()).collect();
+    ApiProblem::new(
+        ProblemCode::UnsupportedAction,
+        format!(
+            "{}: the {} adapter cannot {action} (it can: {})",
+            backend.name,
+            info.name,
+            can.join(", ")
+        ),
+    )
+    .on_backend(&backend.name)
+}
+
+/// 400: the target does not fit the action's field sets on this backend.
+pub(crate) fn target_mismatch(backend: &Backend, error: RequestError) -> ApiProblem {
+    ApiProblem::new(ProblemCode::InvalidRequest, error.0).on_backend(&backend.name)
+}
+
+/// 503 `overloaded`: over `server.max_in_flight`.
+pub(crate) fn server_overloaded() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::Overloaded,
+        "too many requests in flight; try again shortly",
+    )
+}
+
+/// 503 `audit_unavailable`.
+pub(crate) fn audit_unavailable() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::AuditUnavailable,
+        "the audit log cannot be written; nothing was sent",
+    )
+}
+
+/// 409 `idempotency_conflict`.
+pub(crate) fn idempotency_conflict() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::IdempotencyConflict,
+        "this Idempotency-Key was used with a different request; use a new key",
+    )
+}
+
+/// 409 `idempotency_in_flight`.
+pub(crate) fn idempotency_in_flight() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::IdempotencyInFlight,
+        "a request with this Idempotency-Key is still running; repeat it later to get its answer",
+    )
+}
+
+/// 503 `overloaded`: the idempotency store cannot be asked.
+pub(crate) fn idempotency_store_unavailable() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::Overloaded,
+        "the idempotency store cannot be reached; nothing was sent",
+    )
+}
+
+/// How a backend's flow failed, as the problem answered for it.
+pub(crate) fn flow_failed(error: FlowError, backend: &Backend) -> ApiProblem {
+    let name = backend.name.as_str();
+    let problem = match error {
+        FlowError::Adapter(problem) => return ApiProblem::from_plugin(problem, name),
+        FlowError::Transport(e) => {
+            let code = match e {
+                TransportError::Connect(_) => ProblemCode::UpstreamUnavailable,
+                TransportError::Timeout(_) => ProblemCode::UpstreamTimeout,
+                TransportError::Protocol(_) => ProblemCode::UpstreamError,
+                TransportError::Invalid(_) => ProblemCode::Internal,
+            };
+            ApiProblem::new(code, format!("{name}: {e}"))
+        }
+        FlowError::DeadlinePassed => ApiProblem::new(
+            ProblemCode::UpstreamTimeout,
+            format!("{name}: the request timeout left no time for the next vendor call"),
+        ),
+        FlowError::Plugin => ApiProblem::new(
+            ProblemCode::Internal,
+            format!(
+                "{name}: the {} adapter failed; see the server log",
+                backend.plugin().name()
+            ),
+        ),
+        FlowError::CircuitOpen { retry_after } => {
+            let mut problem = ApiProblem::new(
+                ProblemCode::CircuitOpen,
+                format!(
+                    "{name}: the circuit breaker is open after repeated vendor failures; nothing was sent"
+                ),
+            );
+            problem.retry_after = Some(retry_after.as_secs().max(1).to_string());
+            problem
+        }
+        FlowError::Busy => ApiProblem::new(
+            ProblemCode::Overloaded,
+            format!("{name}: backend concurrency limit reached; try again shortly"),
+        ),
+    };
+    problem.on_backend(name)
+}
