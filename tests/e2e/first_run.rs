@@ -7,9 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::*;
+use sever_tests::eventually;
 use sever_tests::harness::{free_port, plugin_dir, plugin_path, run_cli, sever_bin, write_config};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs `sever ARGS` with stdout a pipe whose reading end is already closed, as when
 /// `| head -1` has exited; its exit code and stderr.
@@ -24,14 +25,13 @@ fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "sever did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    let finished = eventually(Duration::from_secs(30), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(finished, "sever did not finish");
+    let status = status.unwrap();
     let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
     (status.code(), stderr)
 }

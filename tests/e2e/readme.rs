@@ -11,10 +11,11 @@
 //! Needs `cargo build --workspace` first (`sever`, `libsever_cedalo.so`, `vendor-sim`).
 #![allow(clippy::unwrap_used)]
 
+use sever_tests::eventually;
 use sever_tests::harness::{bin_dir, free_port, workspace_dir, Sever};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MARK: &str = "<!-- tested by tests/e2e/readme.rs";
 const END: &str = "@@sever-readme-end@@";
@@ -81,15 +82,11 @@ impl Drop for Guard {
 }
 
 fn wait_listening(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    let listening = eventually(Duration::from_secs(15), || {
         assert!(child.try_wait().unwrap().is_none(), "vendor-sim exited");
-        assert!(
-            Instant::now() < deadline,
-            "vendor-sim did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(listening, "vendor-sim did not listen on {port}");
 }
 
 /// One `$ command` of the session and the output the README shows for it.
@@ -208,14 +205,10 @@ fn the_readme_cli_session_runs_as_written() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while shell.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the session did not finish within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let finished = eventually(Duration::from_secs(60), || {
+        shell.try_wait().unwrap().is_some()
+    });
+    assert!(finished, "the session did not finish within 60 s");
     let output = shell.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout)
         .replace(&format!("127.0.0.1:{sim_port}"), "127.0.0.1:18001")

@@ -14,6 +14,7 @@ mod kubernetes;
 
 use crate::common::*;
 use serde_yaml::Value;
+use sever_tests::eventually;
 use sever_tests::harness::{self, run_cli, sever_bin, write_config};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -50,15 +51,11 @@ fn run(command: &mut Command) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program:?} (scripts/setup installs it): {e}"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let pid = child.id();
     let waiter = std::thread::spawn(move || child.wait_with_output());
-    while !waiter.is_finished() {
-        if std::time::Instant::now() > deadline {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            panic!("{program:?} did not finish within 60 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    if !eventually(std::time::Duration::from_secs(60), || waiter.is_finished()) {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        panic!("{program:?} did not finish within 60 s");
     }
     waiter.join().unwrap().unwrap()
 }
@@ -290,14 +287,8 @@ fn the_logrotate_file_rotates_a_running_severs_audit_log_without_losing_a_line()
     let rotated = sever.dir().join("audit.jsonl.1");
     assert!(rotated.is_file(), "{}", text(&out));
     // Sever reopens the path on SIGHUP; the next line goes to the new file.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !audit.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "audit.jsonl not recreated by Sever"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let recreated = eventually(std::time::Duration::from_secs(10), || audit.exists());
+    assert!(recreated, "audit.jsonl not recreated by Sever");
     disconnect(&sever, "sensor-18").expect_success();
     let old = std::fs::read_to_string(&rotated).unwrap();
     let new = std::fs::read_to_string(&audit).unwrap();
