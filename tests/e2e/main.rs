@@ -44,3 +44,4 @@ mod requests;
 mod secrets;
 mod tls;
 mod tracing;
+mod upstream_pool;

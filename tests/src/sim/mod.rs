@@ -195,6 +195,11 @@ impl<V: Vendor> Sim<V> {
         Ok(Self { core, server })
     }
 
+    /// TCP connections the simulator accepted so far (a kept-alive connection counts once).
+    pub fn connections_accepted(&self) -> u64 {
+        self.server.connections_accepted()
+    }
+
     /// The base URL to configure as the backend's `url`, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://{}", self.server.addr())

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub(crate) fn cut_short_answer() -> Response {
 #[derive(Debug)]
 pub(crate) struct SimServer {
     addr: SocketAddr,
+    /// TCP connections accepted so far.
+    accepted: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -69,6 +72,8 @@ impl SimServer {
             .enable_all()
             .build()?;
         let (shutdown, stop) = oneshot::channel::<()>();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&accepted);
         let thread = std::thread::Builder::new()
             .name(format!("{name}-sim"))
             .spawn(move || {
@@ -81,7 +86,7 @@ impl SimServer {
                         }
                     };
                     tokio::select! {
-                        () = accept_loop(listener, app) => {}
+                        () = accept_loop(listener, app, counter) => {}
                         _ = stop => {}
                     }
                 });
@@ -89,6 +94,7 @@ impl SimServer {
             })?;
         Ok(Self {
             addr,
+            accepted,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -96,6 +102,11 @@ impl SimServer {
 
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// TCP connections accepted so far (kept-alive connections count once).
+    pub(crate) fn connections_accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 }
 
@@ -110,10 +121,11 @@ impl Drop for SimServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, app: Router) {
+async fn accept_loop(listener: TcpListener, app: Router, accepted: Arc<AtomicU64>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve_connection(stream, app.clone()));
             }
             // Out of descriptors or a connection reset before accept: try again shortly.

@@ -5,10 +5,13 @@
 //! implementation in the process. It is low level (no redirects, no retries, per-session
 //! timeouts), which suits Sever: retries go back through the adapter, redirects are never
 //! followed (a vendor that redirects a destructive call is answered as `upstream_error`),
-//! and the whole call runs under one deadline here.
+//! and the whole call runs under one deadline here. Idle connections are kept in Sever's
+//! own pool ([`pool`]), not pingora's (which drops some under load: see there).
+
+mod pool;
 
 use async_trait::async_trait;
-use pingora::connectors::http::v1::Connector;
+use pingora::connectors::TransportConnector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession;
 use pingora::upstreams::peer::{HttpPeer, Peer};
@@ -18,10 +21,15 @@ use sever_engine::plugin::VendorRequest;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use pool::IdlePool;
+
 /// Largest vendor answer read; a larger one is an `upstream_error`.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// How long an idle pooled connection to a vendor is kept.
 const POOL_IDLE: Duration = Duration::from_secs(60);
+/// Idle connections kept per vendor address: more than the concurrency a backend's
+/// `max_concurrency` usually allows, so a steady load reuses every connection.
+const POOL_MAX_IDLE: usize = 256;
 
 /// Sends adapters' requests over pooled HTTP/1.1 connections.
 ///
@@ -29,7 +37,8 @@ const POOL_IDLE: Duration = Duration::from_secs(60);
 /// peer's ALPN asks for it, which Sever never sets), so the HTTP/1 connector is used
 /// directly: no per-call dispatch over HTTP/2 and custom protocols.
 pub(crate) struct PingoraUpstream {
-    connector: Connector,
+    connector: TransportConnector,
+    idle: IdlePool,
 }
 
 impl std::fmt::Debug for PingoraUpstream {
@@ -39,10 +48,11 @@ impl std::fmt::Debug for PingoraUpstream {
 }
 
 impl PingoraUpstream {
-    /// A client with pingora's default pool.
+    /// A client with an empty pool.
     pub(crate) fn new() -> Self {
         PingoraUpstream {
-            connector: Connector::new(None),
+            connector: TransportConnector::new(None),
+            idle: IdlePool::new(POOL_IDLE, POOL_MAX_IDLE),
         }
     }
 }
@@ -139,14 +149,16 @@ impl PingoraUpstream {
     /// handshake) has a far larger future; it is boxed so that every request's future does
     /// not carry it and copy it into `async_trait`'s box (≈ 10,700 instructions of `memcpy`
     /// per request before, by callgrind).
-    async fn session(&self, peer: &HttpPeer) -> Result<HttpSession, TransportError> {
-        if let Some(session) = self.connector.reused_http_session(peer).await {
-            return Ok(session);
-        }
-        let (session, _reused) = Box::pin(self.connector.get_http_session(peer))
-            .await
-            .map_err(|e| TransportError::Connect(format!("{}: {}", peer.address(), brief(&e))))?;
-        Ok(session)
+    async fn session(&self, peer: &HttpPeer, key: u64) -> Result<HttpSession, TransportError> {
+        let stream = match self.idle.take(key) {
+            Some(stream) => stream,
+            None => Box::pin(self.connector.new_stream(peer))
+                .await
+                .map_err(|e| {
+                    TransportError::Connect(format!("{}: {}", peer.address(), brief(&e)))
+                })?,
+        };
+        Ok(HttpSession::new_with_options(stream, peer))
     }
 
     async fn exchange(
@@ -160,7 +172,8 @@ impl PingoraUpstream {
         peer.options.connection_timeout = Some(timeout);
         peer.options.total_connection_timeout = Some(timeout);
         let header = header(request, target)?;
-        let mut session = self.session(&peer).await?;
+        let key = peer.reuse_hash();
+        let mut session = self.session(&peer, key).await?;
         let broken = |e: pingora::BError| TransportError::Protocol(brief(&e));
         session
             .write_request_header(Box::new(header))
@@ -194,9 +207,11 @@ impl PingoraUpstream {
             }
             body.extend_from_slice(chunk);
         }
-        self.connector
-            .release_http_session(session, &peer, Some(POOL_IDLE))
-            .await;
+        // Kept only when both sides allow it and the answer was read to its end.
+        session.respect_keepalive();
+        if let Some(stream) = session.reuse().await {
+            self.idle.put(key, stream);
+        }
         Ok(UpstreamResponse {
             status,
             headers,
