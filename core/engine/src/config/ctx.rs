@@ -222,7 +222,16 @@ impl Ctx<'_> {
 
     /// A base URL (see [`url::base_url`]).
     pub(super) fn url(&mut self, at: &str, text: &str) -> Option<String> {
-        match url::base_url(text) {
+        self.checked(at, url::base_url(text))
+    }
+
+    /// A backend's URL (see [`url::backend_url`]).
+    pub(super) fn backend_url(&mut self, at: &str, text: &str) -> Option<String> {
+        self.checked(at, url::backend_url(text))
+    }
+
+    fn checked(&mut self, at: &str, checked: Result<String, &'static str>) -> Option<String> {
+        match checked {
             Ok(url) => Some(url),
             Err(message) => {
                 self.error(at, message);

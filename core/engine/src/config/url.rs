@@ -2,9 +2,33 @@
 //!
 //! Messages never quote the value: a URL may carry credentials.
 
+/// The schemes a backend's `url` may have: those of every transport the plugin ABI knows
+/// (each plugin then takes only its own: see `app.rs`).
+pub(super) const BACKEND_SCHEMES: &[&str] = &[
+    "http",
+    "https",
+    "redis",
+    "rediss",
+    "postgres",
+    "postgresql",
+    "mqtt",
+    "mqtts",
+    "nats",
+    "tls",
+];
+
 /// Checks a base URL (`http` or `https`, a host, an optional port and base path; no
 /// query, fragment or user info) and returns it without trailing `/`.
 pub(super) fn base_url(text: &str) -> Result<String, &'static str> {
+    url_of(text, &["http", "https"])
+}
+
+/// Checks a backend's URL: [`base_url`]'s rules with any of [`BACKEND_SCHEMES`].
+pub(super) fn backend_url(text: &str) -> Result<String, &'static str> {
+    url_of(text, BACKEND_SCHEMES)
+}
+
+fn url_of(text: &str, schemes: &[&str]) -> Result<String, &'static str> {
     if text.is_empty() {
         return Err("must not be empty");
     }
@@ -18,7 +42,13 @@ pub(super) fn base_url(text: &str) -> Result<String, &'static str> {
         .parse()
         .map_err(|_| "not a valid URL (expected http(s)://host[:port][/base/path])")?;
     match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
+        Some(s) if schemes.iter().any(|k| s.eq_ignore_ascii_case(k)) => {}
+        Some(_) if schemes.len() > 2 => {
+            return Err(
+                "scheme must be one of http, https, redis, rediss, postgres, \
+                        postgresql, mqtt, mqtts, nats or tls",
+            )
+        }
         Some(_) => return Err("scheme must be http or https"),
         None => return Err("must start with http:// or https://"),
     }
@@ -114,6 +144,21 @@ mod tests {
         ] {
             assert_eq!(base_url(url), Err(why), "{url}");
         }
+    }
+
+    #[test]
+    fn a_backend_url_may_have_the_scheme_of_any_transport() {
+        for url in [
+            "redis://h:6379",
+            "postgres://h",
+            "mqtt://h:1883",
+            "nats://h",
+            "https://h",
+        ] {
+            assert_eq!(backend_url(url).as_deref(), Ok(url), "{url}");
+        }
+        assert!(backend_url("ftp://h").is_err());
+        assert!(backend_url("redis://u:pw@h").is_err());
     }
 
     #[test]

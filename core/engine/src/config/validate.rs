@@ -295,7 +295,7 @@ fn backend(ctx: &mut Ctx<'_>, at: &str, name: String, node: &Value) -> Option<Ba
         ctx.error(key("plugin"), "must name a plugin");
         None
     };
-    let url = ctx.url(&key("url"), &file.url);
+    let url = ctx.backend_url(&key("url"), &file.url);
     let timeout = ctx.millis(&key("timeout_ms"), file.timeout_ms, 2_000);
     let retries = ctx.bounded_from(&key("retries"), file.retries, 1, 0, MAX_RETRIES);
     let max_concurrency = ctx.count(

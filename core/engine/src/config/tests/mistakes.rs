@@ -198,7 +198,8 @@ fn an_invalid_backend_name_is_an_error_at_the_backend() {
 fn a_url_with_another_scheme_is_an_error() {
     assert_error(
         &format!("{AUTH}\nbackends:\n  b: {{ plugin: p, url: 'ftp://h' }}\n"),
-        "backends.b.url: scheme must be http or https",
+        "backends.b.url: scheme must be one of http, https, redis, rediss, postgres, \
+         postgresql, mqtt, mqtts, nats or tls",
     );
 }
 
@@ -387,7 +388,8 @@ backends:
         "backends.b3.settings.t: environment variable NOPE is not set",
         "backends.Bad: invalid backend name: use 1 to 63 characters from a-z, 0-9, `_` and \
          `-`, starting with a letter or digit",
-        "backends.b1.url: scheme must be http or https",
+        "backends.b1.url: scheme must be one of http, https, redis, rediss, postgres, \
+         postgresql, mqtt, mqtts, nats or tls",
         "backends.b1.timeout_ms: must be at least 1",
         "backends.b1.tags[0]: invalid tag: use 1 to 63 characters from a-z, 0-9, `_` and \
          `-`, starting with a letter or digit",
