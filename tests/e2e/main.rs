@@ -25,6 +25,7 @@ mod identifiers;
 mod iudx;
 mod lifecycle;
 mod linking;
+mod mosquitto;
 mod nexus;
 mod observability;
 mod openapi;

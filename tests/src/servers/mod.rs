@@ -2,6 +2,7 @@
 //! dropped) for the adapters beyond HTTP: PostgreSQL ([`postgres`]); Redis is
 //! [`crate::redis`]. Also [`Silent`], a server that accepts connections and never answers.
 
+pub mod mosquitto;
 pub mod postgres;
 
 use std::net::{TcpListener, TcpStream};

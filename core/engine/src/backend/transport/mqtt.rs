@@ -7,9 +7,11 @@
 
 use super::{address, bounded, LinkError, Redial};
 use crate::backend::exchange::TransportError;
-use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet, PubAckReason, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectReturnCode, Packet, PubAckReason, PubRecReason, SubscribeReasonCode,
+};
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions, StateError};
 use sever_plugin_abi::{ConnectionSpec, MqttRequest, MqttResult};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -96,7 +98,12 @@ impl MqttLink {
             return Err(TransportError::Connect("no session".into()));
         };
         match exchange(session, request).await {
-            Ok(result) => Ok(result),
+            Ok(result) => {
+                if result.puback_reason >= 0x80 {
+                    *open = None;
+                }
+                Ok(result)
+            }
             Err(e) => {
                 *open = None;
                 Err(e)
@@ -173,12 +180,29 @@ fn drain(session: &mut Session) -> Result<(), TransportError> {
     }
 }
 
-/// The next packet from the broker, or the end of the session.
-async fn next(session: &mut Session) -> Result<Packet, TransportError> {
+/// Why no packet came: the broker refused an acknowledged packet (the crate reports a
+/// refused SUBACK, PUBACK or PUBREC as an error), or the session ended.
+enum Stop {
+    Refused(u8),
+    Broken(TransportError),
+}
+
+/// The next packet from the broker.
+async fn next(session: &mut Session) -> Result<Packet, Stop> {
     match session.events.recv().await {
         Some(Ok(packet)) => Ok(packet),
-        Some(Err(e)) => Err(TransportError::Protocol(e.to_string())),
-        None => Err(TransportError::Protocol("the session ended".into())),
+        Some(Err(ConnectionError::MqttState(state))) => match state {
+            StateError::SubFail { reason } => {
+                Err(Stop::Refused(suback_failure(&reason).unwrap_or(0x80)))
+            }
+            StateError::PubAckFail { reason } => Err(Stop::Refused(puback_code(reason))),
+            StateError::PubRecFail { reason } => Err(Stop::Refused(pubrec_code(reason))),
+            other => Err(Stop::Broken(TransportError::Protocol(other.to_string()))),
+        },
+        Some(Err(e)) => Err(Stop::Broken(TransportError::Protocol(e.to_string()))),
+        None => Err(Stop::Broken(TransportError::Protocol(
+            "the session ended".into(),
+        ))),
     }
 }
 
@@ -191,12 +215,26 @@ fn qos(level: u8) -> Result<QoS, TransportError> {
     }
 }
 
+/// One request on the session; a refusal is the broker's answer (and ends the session:
+/// the crate's state is reset).
 async fn exchange(
     session: &mut Session,
     request: &MqttRequest,
 ) -> Result<MqttResult, TransportError> {
-    let level = qos(request.qos)?;
-    let client_error = |e: rumqttc::v5::ClientError| TransportError::Protocol(e.to_string());
+    match gather(session, request).await {
+        Ok(result) => Ok(result),
+        Err(Stop::Refused(reason)) => Ok(MqttResult {
+            puback_reason: reason,
+            ..MqttResult::default()
+        }),
+        Err(Stop::Broken(e)) => Err(e),
+    }
+}
+
+async fn gather(session: &mut Session, request: &MqttRequest) -> Result<MqttResult, Stop> {
+    let level = qos(request.qos).map_err(Stop::Broken)?;
+    let client_error =
+        |e: rumqttc::v5::ClientError| Stop::Broken(TransportError::Protocol(e.to_string()));
     if !session.subscribed.contains(&request.response_topic) {
         session
             .client
@@ -237,12 +275,7 @@ async fn exchange(
                     break;
                 }
                 Packet::PubRec(rec) => {
-                    result.puback_reason =
-                        if rec.reason == rumqttc::v5::mqttbytes::v5::PubRecReason::Success {
-                            0
-                        } else {
-                            0x80
-                        };
+                    result.puback_reason = pubrec_code(rec.reason);
                     break;
                 }
                 _ => {}
@@ -310,6 +343,22 @@ fn connack_code(code: ConnectReturnCode) -> u8 {
         C::UseAnotherServer => 0x9C,
         C::ServerMoved => 0x9D,
         C::ConnectionRateExceeded => 0x9F,
+    }
+}
+
+/// The MQTT 5 reason code of a PUBREC.
+fn pubrec_code(reason: PubRecReason) -> u8 {
+    use PubRecReason as R;
+    match reason {
+        R::Success => 0,
+        R::NoMatchingSubscribers => 0x10,
+        R::UnspecifiedError => 0x80,
+        R::ImplementationSpecificError => 0x83,
+        R::NotAuthorized => 0x87,
+        R::TopicNameInvalid => 0x90,
+        R::PacketIdentifierInUse => 0x91,
+        R::QuotaExceeded => 0x97,
+        R::PayloadFormatInvalid => 0x99,
     }
 }
 
