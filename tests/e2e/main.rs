@@ -26,6 +26,7 @@ mod iudx;
 mod lifecycle;
 mod linking;
 mod mosquitto;
+mod nats;
 mod nexus;
 mod observability;
 mod openapi;

@@ -3,6 +3,7 @@
 //! [`crate::redis`]. Also [`Silent`], a server that accepts connections and never answers.
 
 pub mod mosquitto;
+pub mod nats;
 pub mod postgres;
 
 use std::net::{TcpListener, TcpStream};
