@@ -17,6 +17,7 @@ mod cli;
 mod deploy;
 mod docs;
 mod fanout;
+mod fanout_transports;
 mod faults;
 mod first_run;
 mod idempotency;
