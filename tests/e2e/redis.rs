@@ -252,6 +252,14 @@ fn the_redis_adapter_kills_real_client_connections_on_a_private_server() {
     .expect_problem(502, "upstream_unauthorized")
     .clone();
     assert_eq!(problem["vendor"]["code"], "WRONGPASS", "{problem:#}");
+    // Asked again at once: the server's refusal again (a refusal is no reason to back off).
+    act(
+        &sever,
+        "cache-wrong-password",
+        "terminate",
+        json!({"connection_id": "7"}),
+    )
+    .expect_problem(502, "upstream_unauthorized");
     let (_target, id) = client(&server, "other", None);
     let problem = act(
         &sever,

@@ -201,8 +201,9 @@ fn address(url: &str, default_port: u16) -> Result<(String, u16), LinkError> {
     ))
 }
 
-/// When a link may try to connect again: after a failure, a pause that doubles from
-/// 100 ms up to 5 s; reset by a success.
+/// When a link may try to connect again: after a failure to connect (no connection, no
+/// answer), a pause that doubles from 100 ms up to 5 s; reset by a success or by a refused
+/// login (the server answered: its refusal is handed back to every request).
 #[derive(Debug, Default)]
 struct Redial {
     failed: Mutex<Option<(Instant, u32)>>,

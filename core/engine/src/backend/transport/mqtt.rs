@@ -154,8 +154,9 @@ impl MqttLink {
                 self.redial.succeeded();
                 Ok(session)
             }
+            // A refusal is the broker's answer, handed back each time: no backoff.
             Ok(Err(reason)) => {
-                self.redial.failed();
+                self.redial.succeeded();
                 Err(Broken::Refused(reason))
             }
             Err(e) => {

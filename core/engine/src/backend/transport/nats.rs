@@ -95,9 +95,14 @@ impl NatsLink {
                 *open = Some(client.clone());
                 Ok(Ok(client))
             }
-            other => {
+            // A refusal is the server's answer, handed back each time: no backoff.
+            Ok(Err(refused)) => {
+                self.redial.succeeded();
+                Ok(Err(refused))
+            }
+            Err(e) => {
                 self.redial.failed();
-                other
+                Err(e)
             }
         }
     }

@@ -139,8 +139,9 @@ impl PostgresLink {
         })
         .await;
         match &opened {
-            Ok(Ok(_)) => self.redial.succeeded(),
-            _ => self.redial.failed(),
+            // A refusal is the server's answer, handed back each time: no backoff.
+            Ok(_) => self.redial.succeeded(),
+            Err(_) => self.redial.failed(),
         }
         opened
     }

@@ -104,9 +104,14 @@ impl RedisLink {
                 *open = Some(connection.clone());
                 Ok(Ok(connection))
             }
-            other => {
+            // A refusal is the server's answer, handed back each time: no backoff.
+            Ok(Err(refused)) => {
+                self.redial.succeeded();
+                Ok(Err(refused))
+            }
+            Err(e) => {
                 self.redial.failed();
-                other
+                Err(e)
             }
         }
     }
