@@ -9,6 +9,7 @@ pub mod c_plugin;
 mod eventually;
 pub mod harness;
 pub mod redis;
+pub mod servers;
 pub mod sim;
 
 pub use eventually::{eventually, eventually_async};

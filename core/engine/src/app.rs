@@ -11,7 +11,7 @@ use crate::config::{
 };
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Metrics, RequestMetrics};
-use crate::plugin::{host, BackendSpec, InstanceError, Plugin, Transport, SEVER_ABI_MAJOR};
+use crate::plugin::{host, BackendSpec, InstanceError, Plugin, SEVER_ABI_MAJOR};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -153,19 +153,6 @@ pub fn build_backends(
             ));
             continue;
         };
-        if plugin.info().transport != Transport::Http {
-            // The ABI describes these exchanges; this release's host does not perform them.
-            errors.push(ConfigError::new(
-                file,
-                format!("{at}.plugin"),
-                format!(
-                    "the {} plugin's transport ({}) is not performed by this release of sever",
-                    plugin.name(),
-                    plugin.info().transport
-                ),
-            ));
-            continue;
-        }
         if let Some(problem) = scheme_problem(plugin, &b.url) {
             errors.push(ConfigError::new(file, format!("{at}.url"), problem));
             continue;
@@ -176,10 +163,12 @@ pub fn build_backends(
             settings: b.settings.clone(),
         };
         match plugin.instantiate(&spec) {
-            Ok(instance) => {
-                let backend = Backend::new(b, instance, metrics, ambient.clone());
-                backends.push(Arc::new(backend));
-            }
+            // A transport other than HTTP: the plugin's connection spec is checked here;
+            // nothing connects (`sever check`, a reload) before the first exchange.
+            Ok(instance) => match Backend::new(b, instance, metrics, ambient.clone()) {
+                Ok(backend) => backends.push(Arc::new(backend)),
+                Err(e) => errors.push(ConfigError::new(file, format!("{at}.url"), e.to_string())),
+            },
             Err(InstanceError::Settings(list)) => {
                 for e in list {
                     let path = if e.key.is_empty() {

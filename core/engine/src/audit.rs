@@ -33,6 +33,12 @@ pub struct AuditRecord<'a> {
     pub code: Option<&'a str>,
     pub vendor_status: Option<&'a Value>,
     pub vendor_request_id: Option<&'a Value>,
+    /// The server's own error code and message (a SQLSTATE, a Redis error word, a dynsec
+    /// error text, a NATS error), when the vendor answer carried them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_code: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_message: Option<&'a Value>,
     pub duration_ms: f64,
     /// The HTTP status of a fan-out's or a replay's answer.
     #[serde(skip_serializing_if = "Option::is_none")]

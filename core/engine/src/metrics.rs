@@ -79,14 +79,14 @@ impl Metrics {
         let upstream_requests = must(IntCounterVec::new(
             Opts::new(
                 "sever_upstream_requests_total",
-                "Vendor HTTP calls, by status class.",
+                "Vendor exchanges, by transport and status class.",
             ),
-            &["backend", "plugin", "status_class"],
+            &["backend", "plugin", "transport", "status_class"],
         ));
         let upstream_duration = must(HistogramVec::new(
             HistogramOpts::new(
                 "sever_upstream_duration_seconds",
-                "Vendor HTTP call duration.",
+                "Vendor exchange duration.",
             )
             .buckets(BUCKETS.to_vec()),
             &["backend", "plugin"],
@@ -328,7 +328,7 @@ mod tests {
             .with_label_values(&["disconnect", "b"])
             .observe(0.01);
         m.upstream_requests
-            .with_label_values(&["b", "p", "2xx"])
+            .with_label_values(&["b", "p", "http", "2xx"])
             .inc();
         m.upstream_duration
             .with_label_values(&["b", "p"])

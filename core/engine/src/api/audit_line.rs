@@ -111,6 +111,8 @@ fn line<'a>(
         code: None,
         vendor_status: vendor.and_then(|v| v.get("status")),
         vendor_request_id: vendor.and_then(|v| v.get("request_id")),
+        vendor_code: vendor.and_then(|v| v.get("code")),
+        vendor_message: vendor.and_then(|v| v.get("message")),
         duration_ms: millis(elapsed),
         status: None,
         summary: None,

@@ -2,7 +2,8 @@
 //! back ([`UpstreamResponse`] or a [`TransportError`]), and the per-backend upstream
 //! metrics every exchange is counted in.
 
-use crate::metrics::{status_class, Metrics};
+use super::transport::Answer;
+use crate::metrics::Metrics;
 use crate::plugin::VendorRequest;
 use async_trait::async_trait;
 use prometheus::{Histogram, IntCounter};
@@ -64,22 +65,35 @@ pub trait Upstream: Send + Sync + fmt::Debug {
 /// handles, resolved once so an exchange never formats or looks up a label.
 #[derive(Debug)]
 pub(super) struct UpstreamMetrics {
-    /// `1xx` … `5xx`.
-    answered: [IntCounter; 5],
+    /// By status class: `1xx` … `5xx` for HTTP; `ok`, `error` for the other transports.
+    answered: Vec<(&'static str, IntCounter)>,
     timeout: IntCounter,
     connect_error: IntCounter,
     duration: Histogram,
 }
 
+/// The answered classes of a transport's exchanges (bounded: five for HTTP, two for the
+/// others; `timeout` and `connect_error` besides).
+fn answered_classes(transport: &str) -> &'static [&'static str] {
+    if transport == "http" {
+        &["1xx", "2xx", "3xx", "4xx", "5xx"]
+    } else {
+        &["ok", "error"]
+    }
+}
+
 impl UpstreamMetrics {
-    pub(super) fn new(metrics: &Metrics, backend: &str, plugin: &str) -> Self {
+    pub(super) fn new(metrics: &Metrics, backend: &str, plugin: &str, transport: &str) -> Self {
         let counter = |class: &str| {
             metrics
                 .upstream_requests
-                .with_label_values(&[backend, plugin, class])
+                .with_label_values(&[backend, plugin, transport, class])
         };
         UpstreamMetrics {
-            answered: ["1xx", "2xx", "3xx", "4xx", "5xx"].map(counter),
+            answered: answered_classes(transport)
+                .iter()
+                .map(|class| (*class, counter(class)))
+                .collect(),
             timeout: counter("timeout"),
             connect_error: counter("connect_error"),
             duration: metrics
@@ -89,18 +103,14 @@ impl UpstreamMetrics {
     }
 
     /// Counts one exchange and its duration.
-    pub(super) fn record(&self, result: &Result<UpstreamResponse, TransportError>, took: Duration) {
+    pub(super) fn record(&self, result: &Result<Answer, TransportError>, took: Duration) {
         self.duration.observe(took.as_secs_f64());
         match result {
-            Ok(r) => {
-                let i = match status_class(r.status) {
-                    "1xx" => 0,
-                    "2xx" => 1,
-                    "3xx" => 2,
-                    "4xx" => 3,
-                    _ => 4,
-                };
-                self.answered[i].inc();
+            Ok(answer) => {
+                let class = answer.status_class();
+                if let Some((_, counter)) = self.answered.iter().find(|(c, _)| *c == class) {
+                    counter.inc();
+                }
             }
             Err(TransportError::Timeout(_)) => self.timeout.inc(),
             Err(_) => self.connect_error.inc(),

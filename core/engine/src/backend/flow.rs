@@ -1,13 +1,15 @@
-//! The flow loop: start the adapter's flow, send each step's vendor request, feed the
-//! answer back, until the adapter says done or failed. A retryable failure of an
+//! The flow loop: start the adapter's flow, perform each step's exchange (an HTTP request
+//! through the server's client, or a command, query or request on the backend's own
+//! connection), feed the answer back, until the adapter says done or failed. A retryable failure of an
 //! idempotent call is planned again by the adapter after a backoff; nothing runs past the
 //! request's deadline.
 
-use super::exchange::{host_of, TransportError, Upstream, UpstreamResponse};
+use super::exchange::{host_of, TransportError, Upstream};
 use super::single_flight::{LeaderGuard, Shared};
+use super::transport::Answer;
 use super::{Backend, FlowError};
 use crate::clock::Ambient;
-use crate::plugin::{Request, Resume, Step, Success, VendorRequest};
+use crate::plugin::{Request, Resume, Step, Success};
 use crate::trace::{ExchangeTrace, TraceContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,25 +32,31 @@ impl Backend {
             .map_err(|f| self.fault(request, f))?;
         let mut retries_used = 0u32;
         loop {
-            let mut vendor_request = match step {
+            match step {
                 Step::Done(success) => return Ok(success),
                 Step::Fail(problem) => return Err(FlowError::Adapter(problem)),
-                Step::Send(r) => r,
-                other => return Err(self.fault(request, self.foreign_step(&other))),
-            };
-            let exchange = trace.exchange(self.ambient.rng.as_ref());
-            if !vendor_request
-                .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("traceparent"))
-            {
-                vendor_request
-                    .headers
-                    .push(("traceparent".to_owned(), exchange.header()));
+                ref other if !self.performs(other) => {
+                    return Err(self.fault(request, self.foreign_step(other)))
+                }
+                _ => {}
             }
+            let exchange = trace.exchange(self.ambient.rng.as_ref());
+            if let Step::Send(vendor_request) = &mut step {
+                if !vendor_request
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("traceparent"))
+                {
+                    vendor_request
+                        .headers
+                        .push(("traceparent".to_owned(), exchange.header()));
+                }
+            }
+            let (idempotent, timeout_ms) = step
+                .exchange()
+                .map_or((false, None), |o| (o.idempotent, o.timeout_ms));
             let remaining = deadline.saturating_duration_since(self.ambient.clock.now());
-            let limit = vendor_request
-                .timeout_ms
+            let limit = timeout_ms
                 .map_or(self.timeout, Duration::from_millis)
                 .min(self.timeout)
                 .min(remaining);
@@ -57,20 +65,11 @@ impl Backend {
             }
             // `leading` keeps a shared step's answer visible to newly started flows until
             // this flow has resumed with it.
-            let (result, leading) = self
-                .exchange(upstream, &vendor_request, limit, &exchange)
-                .await;
+            let (result, leading) = self.exchange(upstream, &step, limit, &exchange).await;
             let (next, retryable) = match result.as_ref() {
-                Ok(response) => {
+                Ok(answer) => {
                     let next = flow
-                        .resume(
-                            Resume::Response {
-                                status: response.status,
-                                headers: &response.headers,
-                                body: &response.body,
-                            },
-                            &env(),
-                        )
+                        .resume(answer.resume(), &env())
                         .map_err(|f| self.fault(request, f))?;
                     let retryable = matches!(&next, Step::Fail(p) if p.retryable);
                     (Ok(next), retryable)
@@ -80,7 +79,7 @@ impl Backend {
             drop(leading);
             // A retryable failure of an idempotent call is planned again by the adapter
             // (fresh nonce, fresh signature), never resent byte for byte.
-            if retryable && vendor_request.idempotent && retries_used < self.retries {
+            if retryable && idempotent && retries_used < self.retries {
                 if let Some(pause) = backoff(&self.ambient, retries_used, deadline) {
                     self.ambient.clock.sleep(pause).await;
                     retries_used += 1;
@@ -97,38 +96,50 @@ impl Backend {
         }
     }
 
-    /// One exchange in its `vendor_call` span: sent through `upstream` (or shared with the
-    /// flow already sending a step with the same sharing key), counted and timed.
+    /// One exchange in its `vendor_call` span: sent through `upstream` (HTTP) or the
+    /// backend's own connection (the other transports), or shared with the flow already
+    /// performing a step with the same sharing key; counted and timed.
     async fn exchange<'a>(
         &'a self,
         upstream: &dyn Upstream,
-        request: &'a VendorRequest,
+        step: &'a Step,
         limit: Duration,
         trace: &ExchangeTrace,
     ) -> (Shared, Option<LeaderGuard<'a>>) {
+        let (method, host) = match step {
+            Step::Send(r) => (r.method.as_str(), host_of(&r.url)),
+            other => (other.kind().as_str(), host_of(&self.url)),
+        };
         let span = tracing::info_span!(
             "vendor_call",
             otel.kind = "client",
             span_id = %trace.span_id(),
             backend = %self.name,
-            method = %request.method,
-            host = %host_of(&request.url),
+            transport = self.link.label(),
+            method = %method,
+            host = %host,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
         let clock = self.ambient.clock.as_ref();
         let started = clock.now();
         let (result, leading) = self
-            .send(upstream, request, limit)
+            .send(upstream, step, limit)
             .instrument(span.clone())
             .await;
         let took = clock.now().saturating_duration_since(started).as_secs_f64() * 1000.0;
         span.record("duration_ms", took);
         match result.as_ref() {
-            Ok(r) => {
-                span.record("status", r.status);
+            Ok(answer) => {
+                let status = answer.http_status();
+                let class = answer.status_class();
+                if status != 0 {
+                    span.record("status", status);
+                } else {
+                    span.record("status", class);
+                }
                 span.in_scope(|| {
-                    tracing::debug!(status = r.status, duration_ms = took, "vendor answered")
+                    tracing::debug!(status = class, duration_ms = took, "vendor answered")
                 });
             }
             Err(e) => span
@@ -140,19 +151,21 @@ impl Backend {
     async fn send<'a>(
         &'a self,
         upstream: &dyn Upstream,
-        request: &'a VendorRequest,
+        step: &'a Step,
         limit: Duration,
     ) -> (Shared, Option<LeaderGuard<'a>>) {
         let attempt = || async {
             let clock = self.ambient.clock.as_ref();
             let started = clock.now();
-            let result: Result<UpstreamResponse, TransportError> =
-                upstream.send(request, limit).await;
+            let result: Result<Answer, TransportError> = match step {
+                Step::Send(request) => upstream.send(request, limit).await.map(Answer::Http),
+                other => self.link.perform(other, limit).await,
+            };
             self.upstream_metrics
                 .record(&result, clock.now().saturating_duration_since(started));
             result
         };
-        match request.share.as_deref() {
+        match step.exchange().and_then(|o| o.share) {
             Some(key) => self.flights.run(key, attempt).await,
             None => (Arc::new(attempt().await), None),
         }

@@ -16,10 +16,12 @@ mod exchange;
 mod flow;
 mod redaction;
 mod single_flight;
+mod transport;
 
 pub use breaker::CircuitState;
 pub use exchange::{TransportError, Upstream, UpstreamResponse};
 pub use redaction::REDACTED;
+pub use transport::LinkError;
 
 use crate::clock::Ambient;
 use crate::config::BackendConfig;
@@ -35,6 +37,7 @@ use single_flight::Flights;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use transport::Link;
 
 /// Why a backend did not bring a flow to its end. Each is answered as one problem (see
 /// `crate::api::problems`).
@@ -91,6 +94,9 @@ pub struct Backend {
     slots: tokio::sync::Semaphore,
     breaker: Breaker,
     instance: Instance,
+    /// The connection of a transport other than HTTP, opened on the first exchange and
+    /// kept as long as this backend object lives (across reloads that keep it).
+    link: Link,
     flights: Flights,
     upstream_metrics: UpstreamMetrics,
     plugin_panics: IntCounter,
@@ -113,36 +119,55 @@ impl fmt::Debug for Backend {
 
 impl Backend {
     /// The backend `config` describes, on its plugin `instance`, with its metric handles
-    /// resolved now so that the request path never formats or looks up a label.
+    /// resolved now so that the request path never formats or looks up a label. For a
+    /// transport other than HTTP the plugin's connection spec is read and checked here;
+    /// nothing connects before the first exchange.
     pub fn new(
         config: &BackendConfig,
         instance: Instance,
         metrics: &Metrics,
         ambient: Ambient,
-    ) -> Self {
+    ) -> Result<Self, LinkError> {
         let plugin = instance.plugin().name().to_owned();
         let name = config.name.as_str();
-        Backend {
+        let transport = instance.plugin().info().transport;
+        let spec = instance
+            .connection()
+            .map_err(|fault| LinkError(format!("the plugin's connection spec: {fault}")))?;
+        let mut secrets = redaction::secret_values(instance.plugin(), &config.settings);
+        if let Some(spec) = &spec {
+            for secret in [&spec.password, &spec.token, &spec.creds]
+                .into_iter()
+                .flatten()
+            {
+                if !secret.is_empty() && !secrets.contains(secret) {
+                    secrets.push(secret.clone());
+                }
+            }
+        }
+        let link = Link::new(transport, &config.url, spec)?;
+        Ok(Backend {
             name: config.name.clone(),
             url: config.url.clone(),
             tags: config.tags.clone(),
             timeout: config.timeout,
             retries: config.retries,
-            secrets: redaction::secret_values(instance.plugin(), &config.settings),
+            secrets,
             slots: tokio::sync::Semaphore::new(config.max_concurrency),
             breaker: Breaker::new(
                 config.breaker,
                 metrics.circuit_state.with_label_values(&[name]),
                 Arc::clone(&ambient.clock),
             ),
-            upstream_metrics: UpstreamMetrics::new(metrics, name, &plugin),
+            upstream_metrics: UpstreamMetrics::new(metrics, name, &plugin, link.label()),
+            link,
             plugin_panics: metrics.plugin_panics.with_label_values(&[plugin.as_str()]),
             plugin_errors: metrics.plugin_errors.with_label_values(&[plugin.as_str()]),
             requests: RequestMetrics::new(metrics, name),
             flights: Flights::default(),
             instance,
             ambient,
-        }
+        })
     }
 
     /// The adapter plugin.
@@ -187,27 +212,42 @@ impl Backend {
         result
     }
 
-    /// The first step of the flow for `request`, without sending anything (dry-run).
+    /// The first step of the flow for `request`, without sending anything and without
+    /// opening a connection (dry-run).
     pub fn plan(&self, request: &Request) -> Result<Plan, FlowError> {
         let (_flow, step) = self
             .instance
             .start(request, &self.ambient.env())
             .map_err(|f| self.fault(request, f))?;
         match step {
-            Step::Send(r) => {
-                let purpose = r.purpose.as_deref().unwrap_or("this call");
-                Ok(Plan {
-                    planning_stops: Some(format!("needs the vendor's answer to {purpose}")),
-                    requests: vec![redaction::redacted(&self.secrets, &r)],
-                })
-            }
             Step::Done(_) => Ok(Plan {
                 requests: Vec::new(),
                 planning_stops: None,
             }),
             Step::Fail(problem) => Err(FlowError::Adapter(problem)),
-            other => Err(self.fault(request, self.foreign_step(&other))),
+            step if !self.performs(&step) => Err(self.fault(request, self.foreign_step(&step))),
+            step => {
+                let purpose = step
+                    .exchange()
+                    .and_then(|o| o.purpose)
+                    .unwrap_or("this call");
+                let whose = if matches!(step, Step::Send(_)) {
+                    "vendor"
+                } else {
+                    "server"
+                };
+                Ok(Plan {
+                    planning_stops: Some(format!("needs the {whose}'s answer to {purpose}")),
+                    requests: vec![redaction::redacted_step(&self.secrets, &step)],
+                })
+            }
         }
+    }
+
+    /// Whether `step` is an exchange of the plugin's transport (the only kind the host
+    /// performs for it).
+    fn performs(&self, step: &Step) -> bool {
+        step.kind() == self.plugin().info().transport.step_kind()
     }
 
     /// A plugin fault for an exchange the plugin's transport does not perform (an HTTP

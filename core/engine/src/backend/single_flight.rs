@@ -1,7 +1,8 @@
 //! Single flight: steps that carry the same sharing key (say, "fetch the token") while one
 //! is under way on the backend wait for that one's answer instead of sending their own.
 
-use super::exchange::{TransportError, UpstreamResponse};
+use super::exchange::TransportError;
+use super::transport::Answer;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 /// One exchange's result, shared by the leader with every follower.
-pub(super) type Shared = Arc<Result<UpstreamResponse, TransportError>>;
+pub(super) type Shared = Arc<Result<Answer, TransportError>>;
 
 /// In-flight shared steps of one backend, by sharing key.
 #[derive(Debug, Default)]
@@ -46,7 +47,7 @@ impl Flights {
     ) -> (Shared, Option<LeaderGuard<'a>>)
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<UpstreamResponse, TransportError>>,
+        Fut: Future<Output = Result<Answer, TransportError>>,
     {
         loop {
             let role = {
@@ -92,12 +93,12 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::Notify;
 
-    fn ok() -> Result<UpstreamResponse, TransportError> {
-        Ok(UpstreamResponse {
+    fn ok() -> Result<Answer, TransportError> {
+        Ok(Answer::Http(crate::backend::UpstreamResponse {
             status: 200,
             headers: vec![],
             body: b"tok".to_vec(),
-        })
+        }))
     }
 
     #[tokio::test]
@@ -135,6 +136,6 @@ mod tests {
         }
         let (shared, guard) = flights.run("token", || async { ok() }).await;
         assert!(guard.is_some());
-        assert_eq!(shared.as_ref().as_ref().unwrap().status, 200);
+        assert_eq!(shared.as_ref().as_ref().unwrap().http_status(), 200);
     }
 }

@@ -169,6 +169,22 @@ mod tests {
     }
 
     #[test]
+    fn a_backend_url_may_have_the_scheme_of_any_transport() {
+        for url in [
+            "redis://h:6379",
+            "postgres://h",
+            "mqtt://h:1883",
+            "nats://h",
+            "https://h",
+        ] {
+            assert_eq!(backend_url(url).as_deref(), Ok(url), "{url}");
+        }
+        // Which scheme a backend takes is its plugin's to say, once loaded.
+        assert!(backend_url("ftp://h").is_ok());
+        assert!(backend_url("redis://u:pw@h").is_err());
+    }
+
+    #[test]
     fn names_follow_the_backend_name_rule() {
         assert!(is_name("mqtt-eu"));
         assert!(is_name("0_a"));

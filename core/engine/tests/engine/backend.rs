@@ -174,7 +174,7 @@ async fn retries_stop_at_the_configured_count_with_a_doubling_backoff_cap() {
     assert_eq!(
         metric(
             &metrics,
-            r#"sever_upstream_requests_total{backend="b1",plugin="scripted",status_class="5xx"}"#
+            r#"sever_upstream_requests_total{backend="b1",plugin="scripted",status_class="5xx",transport="http"}"#
         )
         .as_deref(),
         Some("3")
@@ -236,7 +236,7 @@ async fn transport_failures_of_idempotent_calls_are_retried_then_reported() {
         metric(
             &metrics,
             &format!(
-                r#"sever_upstream_requests_total{{backend="b1",plugin="scripted",status_class="{class}"}}"#
+                r#"sever_upstream_requests_total{{backend="b1",plugin="scripted",status_class="{class}",transport="http"}}"#
             ),
         )
     };

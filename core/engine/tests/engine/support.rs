@@ -260,7 +260,7 @@ pub(crate) fn backend(
             settings: config.settings.clone(),
         })
         .expect("valid settings");
-    Backend::new(&config, instance, metrics, ambient)
+    Backend::new(&config, instance, metrics, ambient).expect("an HTTP backend")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+//! Real servers the tests start themselves (127.0.0.1, free ports, temp dirs, stopped when
+//! dropped) for the adapters beyond HTTP: PostgreSQL ([`postgres`]); Redis is
+//! [`crate::redis`]. Also [`Silent`], a server that accepts connections and never answers.
+
+pub mod mosquitto;
+pub mod nats;
+pub mod postgres;
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+/// A TCP listener on 127.0.0.1 that accepts every connection and never sends a byte: the
+/// server that never answers. Its sockets are held open until it is dropped.
+#[derive(Debug)]
+pub struct Silent {
+    pub port: u16,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a silent listener");
+        let port = listener.local_addr().expect("its address").port();
+        let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let keep = Arc::clone(&held);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                keep.lock().push(stream);
+            }
+        });
+        Silent { port, held }
+    }
+
+    /// How many connections it has accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.held.lock().len()
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        for stream in self.held.lock().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (a server that is down).
+pub fn closed_port() -> u16 {
+    let port = crate::harness::free_port();
+    assert!(
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+            .is_err(),
+        "port {port} is taken"
+    );
+    port
+}
