@@ -105,6 +105,7 @@ fn after_a_known_sequence_every_counter_has_its_exact_value() {
             ("backend", "mqtt-eu"),
             ("plugin", "cedalo"),
             ("status_class", class),
+            ("transport", "http"),
         ];
         m.value("sever_upstream_requests_total", &labels)
     };
@@ -223,6 +224,8 @@ fn no_label_value_comes_from_caller_input() {
         "5xx",
         "timeout",
         "connect_error",
+        // sever_upstream_requests_total{transport}
+        "http",
         // sever_config_reloads_total{result}
         "success",
         "failure",
