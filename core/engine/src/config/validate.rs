@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use super::ctx::Ctx;
 use super::de::{kind, unknown_key_message};
 use super::file::{
-    AuditFile, BackendFile, IdempotencyFile, PluginFile, ServerFile, TlsFile, TracingFile, SECTIONS,
+    AuditFile, BackendFile, FsyncFile, IdempotencyFile, PluginFile, ServerFile, TlsFile,
+    TracingFile, SECTIONS,
 };
 use super::model::{
     AuditConfig, BackendConfig, BreakerConfig, Config, IdempotencyConfig, PluginSource,
@@ -201,7 +202,11 @@ fn plugins(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Vec<PluginSource> {
 fn audit(ctx: &mut Ctx<'_>, node: &Value) -> Option<AuditConfig> {
     let file = ctx.decode::<AuditFile>(node, "audit")?;
     let path = ctx.path("audit.path", &file.path)?;
-    Some(AuditConfig { path })
+    let fsync = match file.fsync {
+        None | Some(FsyncFile::Never) => crate::audit::Fsync::Never,
+        Some(FsyncFile::PerLine) => crate::audit::Fsync::PerLine,
+    };
+    Some(AuditConfig { path, fsync })
 }
 
 fn idempotency(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<IdempotencyConfig> {
