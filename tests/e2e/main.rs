@@ -11,6 +11,8 @@
 mod common;
 
 mod alibaba;
+mod audit_drain;
+mod audit_log;
 mod c_plugin;
 mod cedalo;
 mod cli;
@@ -34,6 +36,7 @@ mod privx;
 mod rabbitmq;
 mod readme;
 mod reload;
+mod reload_state;
 mod requests;
 mod secrets;
 mod tls;
