@@ -438,8 +438,16 @@ fn no_secret_or_token_reaches_the_log_the_audit_or_an_answer() {
     let mut secrets = secrets();
     secrets.extend(sim.issued_tokens());
     let audit = sever.audit_text();
-    assert_eq!(sever.audit_lines().len(), 5, "one outcome line each: {audit}");
-    assert_eq!(sever.audit_intents().len(), 4, "the dry-run sends nothing: {audit}");
+    assert_eq!(
+        sever.audit_lines().len(),
+        5,
+        "one outcome line each: {audit}"
+    );
+    assert_eq!(
+        sever.audit_intents().len(),
+        4,
+        "the dry-run sends nothing: {audit}"
+    );
     let stderr = sever.stderr();
     for secret in &secrets {
         assert!(

@@ -85,15 +85,8 @@ pub(super) struct AllowFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditFile {
     pub(super) path: String,
-    pub(super) fsync: Option<FsyncFile>,
-}
-
-/// `audit.fsync`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum FsyncFile {
-    Never,
-    PerLine,
+    /// `never` or `per_line` (checked in validation).
+    pub(super) fsync: Option<String>,
 }
 
 /// `idempotency`.

@@ -11,8 +11,7 @@ use std::net::SocketAddr;
 use super::ctx::Ctx;
 use super::de::{kind, unknown_key_message};
 use super::file::{
-    AuditFile, BackendFile, FsyncFile, IdempotencyFile, PluginFile, ServerFile, TlsFile,
-    TracingFile, SECTIONS,
+    AuditFile, BackendFile, IdempotencyFile, PluginFile, ServerFile, TlsFile, TracingFile, SECTIONS,
 };
 use super::model::{
     AuditConfig, BackendConfig, BreakerConfig, Config, IdempotencyConfig, PluginSource,
@@ -201,12 +200,22 @@ fn plugins(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Vec<PluginSource> {
 
 fn audit(ctx: &mut Ctx<'_>, node: &Value) -> Option<AuditConfig> {
     let file = ctx.decode::<AuditFile>(node, "audit")?;
-    let path = ctx.path("audit.path", &file.path)?;
-    let fsync = match file.fsync {
-        None | Some(FsyncFile::Never) => crate::audit::Fsync::Never,
-        Some(FsyncFile::PerLine) => crate::audit::Fsync::PerLine,
+    let path = ctx.path("audit.path", &file.path);
+    let fsync = match file.fsync.as_deref() {
+        None | Some("never") => Some(crate::audit::Fsync::Never),
+        Some("per_line") => Some(crate::audit::Fsync::PerLine),
+        Some(_) => {
+            ctx.error(
+                "audit.fsync",
+                "unknown value (expected one of never, per_line)",
+            );
+            None
+        }
     };
-    Some(AuditConfig { path, fsync })
+    Some(AuditConfig {
+        path: path?,
+        fsync: fsync?,
+    })
 }
 
 fn idempotency(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<IdempotencyConfig> {
