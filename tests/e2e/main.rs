@@ -11,6 +11,8 @@
 mod common;
 
 mod alibaba;
+mod audit_drain;
+mod audit_log;
 mod aws_iot;
 mod c_plugin;
 mod cedalo;
@@ -45,6 +47,7 @@ mod rabbitmq;
 mod readme;
 mod redis;
 mod reload;
+mod reload_state;
 mod requests;
 mod secrets;
 mod tls;

@@ -229,6 +229,9 @@ fn no_label_value_comes_from_caller_input() {
         // sever_config_reloads_total{result}
         "success",
         "failure",
+        // sever_audit_write_failures_total{phase}
+        "intent",
+        "outcome",
     ];
     for sample in &m.samples {
         for (key, value) in &sample.labels {

@@ -25,8 +25,8 @@ const API_ID: &str = "sever-api-7d2e";
 /// Has characters that form-encoding changes, so its encoded form must be redacted too.
 const API_SECRET: &str = "api-secret-8c4d2a&x y";
 const API_SECRET_ENCODED: &str = "api-secret-8c4d2a%26x%20y";
-const CONN: &str = "3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c";
-const CONN_2: &str = "3f2c1b0a-9d8e-4f7a-8b6c-000000000002";
+pub(crate) const CONN: &str = "3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c";
+pub(crate) const CONN_2: &str = "3f2c1b0a-9d8e-4f7a-8b6c-000000000002";
 const USER: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const HOST: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
 const UNKNOWN: &str = "00000000-1111-4222-8333-444444444444";
@@ -51,14 +51,14 @@ backends:
       api_client_secret: "${PRIVX_API_SECRET}"
 "#;
 
-fn sim_config() -> PrivxSimConfig {
+pub(crate) fn sim_config() -> PrivxSimConfig {
     PrivxSimConfig::new(OAUTH_ID, OAUTH_SECRET, API_ID, API_SECRET)
         .with_connection(CONN, USER, HOST)
         .with_connection(CONN_2, USER, HOST)
 }
 
 /// `sever` in front of `sim` with `retries: 0` (vendor calls stay exact).
-fn start(sim: &PrivxSim) -> Sever {
+pub(crate) fn start(sim: &PrivxSim) -> Sever {
     start_with(sim, 0, API_SECRET)
 }
 
@@ -88,7 +88,7 @@ fn act(sever: &Sever, target: Value) -> Reply {
     )
 }
 
-fn terminate_connection(sever: &Sever, id: &str) -> Reply {
+pub(crate) fn terminate_connection(sever: &Sever, id: &str) -> Reply {
     act(sever, json!({ "connection_id": id }))
 }
 
@@ -136,7 +136,7 @@ fn assert_terminate_call(call: &RecordedCall, kind: &str, id: &str, token: &str)
     assert_eq!(call.query, None, "{call:#?}");
 }
 
-fn assert_accepted(reply: &Reply) {
+pub(crate) fn assert_accepted(reply: &Reply) {
     let body = reply.expect_success();
     assert_eq!(body["outcome"], "accepted", "{body:#}");
     assert_eq!(body["action"], "terminate", "{body:#}");
@@ -438,7 +438,16 @@ fn no_secret_or_token_reaches_the_log_the_audit_or_an_answer() {
     let mut secrets = secrets();
     secrets.extend(sim.issued_tokens());
     let audit = sever.audit_text();
-    assert_eq!(audit.lines().count(), 5, "{audit}");
+    assert_eq!(
+        sever.audit_lines().len(),
+        5,
+        "one outcome line each: {audit}"
+    );
+    assert_eq!(
+        sever.audit_intents().len(),
+        4,
+        "the dry-run sends nothing: {audit}"
+    );
     let stderr = sever.stderr();
     for secret in &secrets {
         assert!(

@@ -182,7 +182,7 @@ fn sighup_reopens_the_audit_log_for_rotation() {
     reload(&sever, Reload::Success);
     assert_eq!(disconnect(&sever, "c2").status, 200);
 
-    // Each file holds exactly its one request's line.
+    // Each file holds exactly its one request's lines (intent and outcome).
     let targets = |file: &std::path::Path| -> Vec<serde_json::Value> {
         std::fs::read_to_string(file)
             .unwrap()
@@ -190,8 +190,14 @@ fn sighup_reopens_the_audit_log_for_rotation() {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["target"].clone())
             .collect()
     };
-    assert_eq!(targets(&rotated), [json!({"client_id": "c1"})]);
-    assert_eq!(targets(&path), [json!({"client_id": "c2"})]);
+    assert_eq!(
+        targets(&rotated),
+        [json!({"client_id": "c1"}), json!({"client_id": "c1"})]
+    );
+    assert_eq!(
+        targets(&path),
+        [json!({"client_id": "c2"}), json!({"client_id": "c2"})]
+    );
 }
 
 #[test]

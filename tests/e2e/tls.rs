@@ -423,3 +423,44 @@ fn the_cli_reaches_an_mtls_sever_with_its_ca_file_and_a_client_certificate() {
     assert_one_disconnect_call(&sim, "sensor-17");
     assert_eq!(last_audited_caller(&sever), "soar-bot");
 }
+
+#[test]
+fn sighup_presents_the_certificate_now_in_the_files_to_new_connections() {
+    let sim = sim(&["sensor-17"]);
+    let pki = Pki::new();
+    let old_client = pki.client(None);
+    let sever = Sever::start_https(&tls_config(&sim, &pki, false, ""), &env(), &old_client);
+    // A renewed certificate, from another CA so that which one is presented shows.
+    let renewed_ca = Ca::new("Sever renewed CA");
+    let mut params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let renewed = renewed_ca.sign(params);
+    std::fs::write(pki.path("server.pem"), &renewed.cert_pem).unwrap();
+    std::fs::write(pki.path("server.key"), &renewed.key_pem).unwrap();
+    let new_client = Client::https(renewed_ca.cert.pem().as_bytes(), None);
+    let readyz = sever.url("/readyz");
+    assert!(
+        new_client.try_send("GET", &readyz, &[], None).is_err(),
+        "the renewed certificate is not presented before SIGHUP"
+    );
+
+    sever.signal(sever_tests::harness::Signal::SIGHUP);
+
+    assert!(
+        sever_tests::eventually(std::time::Duration::from_secs(10), || new_client
+            .try_send("GET", &readyz, &[], None)
+            .is_ok_and(|r| r.status == 200)),
+        "the renewed certificate is not presented after SIGHUP; stderr:\n{}",
+        sever.stderr()
+    );
+    let reply = disconnect_with(&new_client, &sever, Some(ONCALL), "sensor-17").unwrap();
+    assert_eq!(reply.expect_success()["outcome"], "done");
+    assert!(
+        Client::https(pki.ca.cert.pem().as_bytes(), None)
+            .try_send("GET", &readyz, &[], None)
+            .is_err(),
+        "a new connection no longer gets the old certificate"
+    );
+    assert!(sever.stderr().contains("TLS certificate reloaded"));
+}

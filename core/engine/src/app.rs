@@ -2,6 +2,7 @@
 //! instance per configured backend (the plugin validates its settings), open the audit
 //! log. Every problem is reported as a config error line; nothing half-built is returned.
 
+use crate::api::PendingIntents;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::backend::{Backend, Upstream};
@@ -12,6 +13,7 @@ use crate::config::{
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::{Metrics, RequestMetrics};
 use crate::plugin::{host, BackendSpec, InstanceError, Plugin, SEVER_ABI_MAJOR};
+use crate::reuse::Kept;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -219,6 +221,8 @@ pub struct Sever {
     /// Request metrics for the empty `backend` label (backend unknown or not yet known).
     pub(crate) unlabeled: RequestMetrics,
     pub(crate) audit: Option<Arc<AuditLog>>,
+    /// Requests whose intent line is written and outcome not yet (kept across reloads).
+    pub(crate) pending: Arc<PendingIntents>,
     /// Remembered `Idempotency-Key` answers (kept across reloads while the section is
     /// unchanged).
     pub(crate) idempotency: IdempotencyStore,
@@ -258,19 +262,22 @@ impl SeverBuilder {
 
     /// Loads plugins, creates backends and opens the audit log.
     pub fn build(self) -> Result<Sever, ConfigErrors> {
+        let metrics = Metrics::new();
         let parts = Parts {
             upstream: self.upstream,
-            metrics: Metrics::new(),
+            pending: Arc::new(PendingIntents::new(&metrics)),
+            metrics,
             ambient: self.ambient,
             linked: self.linked,
         };
-        Sever::assemble(self.config, parts, None, None)
+        Sever::assemble(self.config, parts, None)
     }
 }
 
 /// What a Sever is built with besides its config, and keeps across reloads.
 struct Parts {
     upstream: Arc<dyn Upstream>,
+    pending: Arc<PendingIntents>,
     metrics: Metrics,
     ambient: Ambient,
     linked: Vec<Arc<Plugin>>,
@@ -294,21 +301,21 @@ impl Sever {
 
     /// Builds a new Sever from a new config for a live reload, keeping what outlives a
     /// config: the metrics registry (counters go on counting), the vendor client and its
-    /// connection pool, and the audit log when its path is unchanged (reopened, for log
-    /// rotation). Nothing of `self` changes; on error the old one simply stays in force.
+    /// connection pool, the requests whose outcome is pending, the audit log when its path
+    /// is unchanged (reopened, for log rotation), the idempotency store when its section
+    /// is unchanged, and every backend whose config and plugin are unchanged — the same
+    /// backend, with its breaker, plugin instance (token cache, flow state), single-flight
+    /// map and concurrency slots. Nothing of `self` changes; on error the old one simply
+    /// stays in force.
     pub fn rebuild(&self, config: Config) -> Result<Sever, ConfigErrors> {
         let parts = Parts {
             upstream: Arc::clone(&self.upstream),
+            pending: Arc::clone(&self.pending),
             metrics: self.metrics.clone(),
             ambient: self.ambient.clone(),
             linked: self.linked.clone(),
         };
-        let next = Self::assemble(
-            config,
-            parts,
-            self.audit.as_ref(),
-            Some((&self.config.idempotency, &self.idempotency)),
-        )?;
+        let next = Self::assemble(config, parts, Some(self))?;
         for gone in self
             .backends
             .iter()
@@ -329,24 +336,26 @@ impl Sever {
     fn assemble(
         config: Config,
         parts: Parts,
-        current_audit: Option<&Arc<AuditLog>>,
-        current_idempotency: Option<(&crate::config::IdempotencyConfig, &IdempotencyStore)>,
+        previous: Option<&Sever>,
     ) -> Result<Sever, ConfigErrors> {
         let Parts {
             upstream,
+            pending,
             metrics,
             ambient,
             linked,
         } = parts;
         let mut loaded = load_plugins(&config.source, &config.plugins)?;
         loaded.plugins.extend(linked.iter().cloned());
-        let backends = build_backends(
+        let kept = previous.map(Kept::of).unwrap_or_default();
+        let built = build_backends(
             &config.source,
-            &config.backends,
+            &kept.to_build(&config.backends, &loaded.plugins),
             &loaded.plugins,
             &metrics,
             &ambient,
         )?;
+        let backends = kept.merge(&config.backends, &loaded.plugins, built);
         let audit_error = |e: crate::audit::AuditError| {
             let mut errors = ConfigErrors::new();
             errors.push(ConfigError::new(
@@ -356,16 +365,20 @@ impl Sever {
             ));
             errors
         };
+        let current_audit = previous.and_then(|p| p.audit.as_ref());
         let audit = match (&config.audit, current_audit) {
             (Some(a), Some(current)) if current.path() == a.path => {
                 current.reopen().map_err(audit_error)?;
+                current.set_fsync(a.fsync);
                 Some(Arc::clone(current))
             }
-            (Some(a), _) => Some(Arc::new(AuditLog::open(&a.path).map_err(audit_error)?)),
+            (Some(a), _) => Some(Arc::new(
+                AuditLog::open(&a.path, a.fsync).map_err(audit_error)?,
+            )),
             (None, _) => None,
         };
-        let idempotency = match current_idempotency {
-            Some((section, store)) if *section == config.idempotency => store.clone(),
+        let idempotency = match previous {
+            Some(p) if p.config.idempotency == config.idempotency => p.idempotency.clone(),
             _ => IdempotencyStore::from_config(
                 &config.idempotency,
                 &metrics,
@@ -400,6 +413,7 @@ impl Sever {
             by_name,
             metrics,
             audit,
+            pending,
             idempotency,
             upstream,
             ambient,

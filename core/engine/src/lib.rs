@@ -28,6 +28,7 @@ pub mod plugin;
 pub mod plugin_dir;
 pub mod problem;
 mod problem_code;
+mod reuse;
 pub mod trace;
 
 pub use app::{Sever, SeverBuilder};

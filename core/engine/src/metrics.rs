@@ -36,6 +36,9 @@ pub struct Metrics {
     pub idempotency_evictions: IntCounter,
     /// `sever_idempotency_replays_total`: requests answered with a stored answer.
     pub idempotency_replays: IntCounter,
+    /// `sever_audit_write_failures_total{phase}`: audit lines not written (`intent`: the
+    /// request was refused; `outcome`: it was answered with `Sever-Audit: incomplete`).
+    pub audit_write_failures: IntCounterVec,
     /// The name of every metric registered, in registration order.
     names: Arc<[String]>,
     /// `sever_config_reloads_total{result}`: reloads (SIGHUP) by `success` or `failure`.
@@ -129,6 +132,16 @@ impl Metrics {
             "sever_idempotency_replays_total",
             "Requests answered with the stored answer of an earlier one (Idempotency-Key).",
         ));
+        let audit_write_failures = must(IntCounterVec::new(
+            Opts::new(
+                "sever_audit_write_failures_total",
+                "Audit lines that could not be written, by phase: intent or outcome.",
+            ),
+            &["phase"],
+        ));
+        for phase in ["intent", "outcome"] {
+            audit_write_failures.with_label_values(&[phase]);
+        }
         let mut names = Vec::new();
         let config_reloads = must(IntCounterVec::new(
             Opts::new(
@@ -160,6 +173,7 @@ impl Metrics {
             Box::new(circuit_state.clone()),
             Box::new(idempotency_evictions.clone()),
             Box::new(idempotency_replays.clone()),
+            Box::new(audit_write_failures.clone()),
             Box::new(config_reloads.clone()),
             Box::new(config_last_reload_successful.clone()),
             Box::new(config_last_reload_success_timestamp.clone()),
@@ -180,6 +194,7 @@ impl Metrics {
             circuit_state,
             idempotency_evictions,
             idempotency_replays,
+            audit_write_failures,
             names: names.into(),
             config_reloads,
             config_last_reload_successful,
@@ -291,6 +306,7 @@ mod tests {
             OutcomeLabel::success(Outcome::Done),
             OutcomeLabel::success(Outcome::Accepted),
             OutcomeLabel::DRY_RUN,
+            OutcomeLabel::UNKNOWN,
         ];
         labels.extend(ProblemCode::ALL.map(OutcomeLabel::problem));
         assert_eq!(labels.len(), OutcomeLabel::COUNT);
@@ -348,6 +364,7 @@ mod tests {
             "sever_circuit_state",
             "sever_idempotency_evictions_total",
             "sever_idempotency_replays_total",
+            "sever_audit_write_failures_total",
             "sever_config_reloads_total",
             "sever_config_last_reload_successful",
             "sever_config_last_reload_success_timestamp_seconds",
@@ -360,8 +377,8 @@ mod tests {
     }
 }
 
-/// The `outcome` label of `sever_requests_total`: `done`, `accepted`, `dry_run` or a
-/// problem code, with its slot in a handle cache so that counting never formats or looks
+/// The `outcome` label of `sever_requests_total`: `done`, `accepted`, `dry_run`,
+/// `unknown` or a problem code, with its slot in a handle cache so that counting never formats or looks
 /// up a label. (How a request ended is `crate::api::Ended`; this is its label.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutcomeLabel {
@@ -371,12 +388,20 @@ pub struct OutcomeLabel {
 
 impl OutcomeLabel {
     /// How many label values there are.
-    pub const COUNT: usize = 3 + ProblemCode::ALL.len();
+    pub const COUNT: usize = 4 + ProblemCode::ALL.len();
 
     /// `dry_run`.
     pub const DRY_RUN: OutcomeLabel = OutcomeLabel {
         index: 2,
         name: "dry_run",
+    };
+
+    /// `unknown`: the request's vendor calls were started, and Sever stopped (drain past
+    /// `shutdown_grace_ms`) or the request was dropped before it could tell how they
+    /// ended.
+    pub const UNKNOWN: OutcomeLabel = OutcomeLabel {
+        index: 3,
+        name: "unknown",
     };
 
     /// `done` or `accepted`.
@@ -395,7 +420,7 @@ impl OutcomeLabel {
     pub fn problem(code: ProblemCode) -> Self {
         OutcomeLabel {
             // A fieldless enum's discriminants follow its declaration order (= `ALL`).
-            index: 3 + code as usize,
+            index: 4 + code as usize,
             name: code.as_str(),
         }
     }

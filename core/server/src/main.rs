@@ -4,6 +4,7 @@
 
 mod app;
 mod client;
+mod drain;
 mod local;
 mod logging;
 mod logline;

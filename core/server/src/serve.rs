@@ -4,20 +4,22 @@ use crate::app::{ApiApp, ClientCertificates};
 use crate::logging::{start_logging, LogFormat};
 use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
+use nix::sys::signal::Signal;
 use pingora::apps::http_app::HttpServer;
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
-use sever_engine::config::{self, Config, ConfigError, ConfigErrors};
+use pingora::tls::ResolvesServerCert;
+use sever_engine::config::{self, Config, ConfigError, ConfigErrors, ReloadableCert};
 use sever_engine::live::Live;
 use sever_engine::Sever;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `sever serve`: loads the config, sets up logging (and span export), builds the engine
 /// and serves until a shutdown signal. Exit status 1 when it cannot start.
@@ -75,8 +77,10 @@ pub(crate) fn command(log_format: LogFormat, path: PathBuf) -> ExitCode {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
     }
-    run(sever, telemetry);
-    ExitCode::SUCCESS
+    match run(sever, telemetry) {
+        0 => ExitCode::SUCCESS,
+        status => ExitCode::from(u8::try_from(status).unwrap_or(1)),
+    }
 }
 
 /// Marks the server ready once its listener accepts connections.
@@ -111,17 +115,30 @@ struct Signals {
     live: Arc<Live>,
     /// Flushed before that early exit.
     telemetry: Option<Telemetry>,
+    /// The listener's certificate, read again on SIGHUP (with `server.tls`).
+    tls: Option<ServedTls>,
+}
+
+/// The TLS section the listener was started with, and the certificate it presents.
+struct ServedTls {
+    config: Config,
+    cert: Arc<ReloadableCert>,
 }
 
 #[async_trait::async_trait]
 impl ShutdownSignalWatch for Signals {
     async fn recv(&self) -> ShutdownSignal {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut hup)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut hup), Ok(mut usr1), Ok(mut xfsz)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::quit()),
             signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined1()),
+            // A write past RLIMIT_FSIZE raises SIGXFSZ, whose default ends the process:
+            // caught, the audit write fails with EFBIG instead and is handled as a
+            // failed line (`503 audit_unavailable`, /readyz 503).
+            signal(SignalKind::from_raw(Signal::SIGXFSZ as i32)),
         ) else {
             tracing::error!("cannot install signal handlers; stopping");
             return ShutdownSignal::FastShutdown;
@@ -130,10 +147,7 @@ impl ShutdownSignalWatch for Signals {
             tokio::select! {
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: draining in-flight requests");
-                    let live = Arc::clone(&self.live);
-                    let telemetry = self.telemetry.clone();
-                    std::thread::spawn(move || exit_when_drained(&live, telemetry.as_ref()));
-                    return ShutdownSignal::GracefulTerminate;
+                    return self.drain();
                 }
                 _ = int.recv() => {
                     tracing::info!("SIGINT: stopping now");
@@ -143,10 +157,59 @@ impl ShutdownSignalWatch for Signals {
                     // pingora's SIGQUIT hands listening sockets to a new process; Sever has
                     // no such upgrade path, so treat it as a graceful stop.
                     tracing::info!("SIGQUIT: draining in-flight requests");
-                    return ShutdownSignal::GracefulTerminate;
+                    return self.drain();
                 }
-                _ = hup.recv() => reload(&self.live),
+                _ = hup.recv() => {
+                    reload(&self.live);
+                    if let Some(tls) = &self.tls {
+                        reload_certificate(tls);
+                    }
+                }
+                _ = usr1.recv() => reopen_audit(&self.live),
+                _ = xfsz.recv() => {}
             }
+        }
+    }
+}
+
+impl Signals {
+    /// Starts the watcher that ends the process once drained or when the grace period
+    /// runs out, and tells pingora to stop gracefully.
+    fn drain(&self) -> ShutdownSignal {
+        let live = Arc::clone(&self.live);
+        let telemetry = self.telemetry.clone();
+        let deadline = Instant::now() + live.load().config.server.shutdown_grace;
+        std::thread::spawn(move || {
+            crate::drain::exit_when_drained(&live, telemetry.as_ref(), deadline)
+        });
+        ShutdownSignal::GracefulTerminate
+    }
+}
+
+/// SIGUSR1: reopen the audit log (log rotation), nothing else.
+fn reopen_audit(live: &Live) {
+    match live.load().reopen_audit() {
+        Ok(()) => tracing::info!("SIGUSR1: audit log reopened"),
+        Err(e) => tracing::error!(error = %e, "SIGUSR1: audit log not reopened"),
+    }
+}
+
+/// SIGHUP with `server.tls`: present the certificate and key now in their files from the
+/// next handshake on (a renewed certificate); on error the one in use stays.
+fn reload_certificate(tls: &ServedTls) {
+    let Some(section) = &tls.config.server.tls else {
+        return;
+    };
+    match section.load(&tls.config.source) {
+        Ok(material) => {
+            tls.cert.replace(&material);
+            tracing::info!("TLS certificate reloaded");
+        }
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!("{e}");
+            }
+            tracing::error!("TLS certificate not reloaded: the one in use stays");
         }
     }
 }
@@ -175,33 +238,6 @@ fn reload(live: &Live) {
     }
 }
 
-/// Ends the process once no canonical request has been in flight for a short while
-/// (the listeners are already closed). Bounded by the grace period, after which pingora
-/// ends the process itself. Queued spans are exported first.
-fn exit_when_drained(live: &Live, telemetry: Option<&Telemetry>) {
-    let sever = live.load();
-    const POLL: Duration = Duration::from_millis(10);
-    // Let pingora close the listeners and hand accepted requests to the app first.
-    std::thread::sleep(Duration::from_millis(100));
-    let mut idle_polls = 0;
-    let polls = sever.config.server.shutdown_grace.as_millis() / POLL.as_millis();
-    for _ in 0..polls {
-        if sever.in_flight() == 0 {
-            idle_polls += 1;
-            if idle_polls >= 5 {
-                tracing::info!("drained; exiting");
-                if let Some(telemetry) = telemetry {
-                    telemetry.shutdown();
-                }
-                std::process::exit(0);
-            }
-        } else {
-            idle_polls = 0;
-        }
-        std::thread::sleep(POLL);
-    }
-}
-
 /// Fails fast when an address is already taken: pingora would otherwise retry binding in
 /// the background while the readiness probe reached the other process's listener.
 pub(crate) fn check_free(addresses: &[SocketAddr]) -> Result<(), String> {
@@ -219,24 +255,29 @@ pub(crate) fn check_free(addresses: &[SocketAddr]) -> Result<(), String> {
 /// rustls through pingora, HTTP/1.1 only. With `client_ca_path` the handshake requires a
 /// client certificate chaining to that CA; [`ClientCertificates`] then hands its names to
 /// the app, which identifies callers without a bearer token by it.
-fn api_tls(config: &Config) -> Result<Option<TlsSettings>, ConfigErrors> {
+fn api_tls(config: &Config) -> Result<Option<(TlsSettings, ServedTls)>, ConfigErrors> {
     let Some(tls) = &config.server.tls else {
         return Ok(None);
     };
     let material = tls.load(&config.source)?;
     let mut settings = TlsSettings::with_callbacks(Box::new(ClientCertificates))
         .map_err(|e| ConfigError::new(&config.source, "server.tls", e.to_string()))?;
-    settings.set_cert_resolver(material.cert_resolver());
+    let cert = ReloadableCert::new(&material);
+    settings.set_cert_resolver(Arc::clone(&cert) as Arc<dyn ResolvesServerCert>);
     if let Some(verifier) = material.client_verifier {
         settings.set_client_cert_verifier(verifier);
     }
-    Ok(Some(settings))
+    let served = ServedTls {
+        config: config.clone(),
+        cert,
+    };
+    Ok(Some((settings, served)))
 }
 
 /// Runs until SIGTERM (graceful: the listeners close and in-flight requests get up to
 /// `shutdown_grace_ms` to finish) or SIGINT (at once). Queued spans are exported before
 /// it returns (or before the early exit after draining).
-pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
+pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     let server_config = &sever.config.server;
     let listen = server_config.listen;
     let metrics_listen = server_config.metrics_listen;
@@ -279,10 +320,16 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
         "sever canonical API".to_owned(),
         HttpServer::new_app(ApiApp::new(Arc::clone(&live))),
     );
-    match tls {
-        Some(settings) => api.add_tls_with_settings(&listen.to_string(), None, settings),
-        None => api.add_tcp(&listen.to_string()),
-    }
+    let served_tls = match tls {
+        Some((settings, served)) => {
+            api.add_tls_with_settings(&listen.to_string(), None, settings);
+            Some(served)
+        }
+        None => {
+            api.add_tcp(&listen.to_string());
+            None
+        }
+    };
     server.add_service(api);
     if let Some(addr) = metrics_listen {
         let mut metrics = Service::new(
@@ -302,14 +349,19 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
     tracing::info!(%listen, backends, plugins, "starting");
     server.run(RunArgs {
         shutdown_signal: Box::new(Signals {
-            live,
+            live: Arc::clone(&live),
             telemetry: telemetry.clone(),
+            tls: served_tls,
         }),
     });
+    // pingora's own grace period ended before the drain watcher's (or a fast stop):
+    // whatever is still pending is cut short here.
+    let status = crate::drain::cut_short(&live);
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();
     }
     tracing::info!("stopped");
+    status
 }
 
 /// The vendor client used by `serve`.

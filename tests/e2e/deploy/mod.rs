@@ -271,9 +271,13 @@ fn the_logrotate_file_rotates_a_running_severs_audit_log_without_losing_a_line()
     let conf = read("deploy/logrotate/sever")
         .replace("/var/lib/sever/audit.jsonl", &audit.display().to_string())
         .replace(
-            "systemctl reload sever.service",
-            &format!("kill -HUP {}", sever.pid()),
+            "systemctl kill --kill-whom=main --signal=USR1 sever.service",
+            &format!("kill -USR1 {}", sever.pid()),
         );
+    assert!(
+        conf.contains("kill -USR1"),
+        "the postrotate command changed: {conf}"
+    );
     let conf_path = sever.dir().join("logrotate.conf");
     std::fs::write(&conf_path, conf).unwrap();
 
@@ -286,7 +290,7 @@ fn the_logrotate_file_rotates_a_running_severs_audit_log_without_losing_a_line()
 
     let rotated = sever.dir().join("audit.jsonl.1");
     assert!(rotated.is_file(), "{}", text(&out));
-    // Sever reopens the path on SIGHUP; the next line goes to the new file.
+    // Sever reopens the path on SIGUSR1; the next line goes to the new file.
     let recreated = eventually(std::time::Duration::from_secs(10), || audit.exists());
     assert!(recreated, "audit.jsonl not recreated by Sever");
     disconnect(&sever, "sensor-18").expect_success();

@@ -382,16 +382,26 @@ impl Sever {
         read_lossy(&self.dir().join("audit.jsonl"))
     }
 
-    /// The audit log's lines, parsed; panics on a line that is not JSON.
-    pub fn audit_lines(&self) -> Vec<Value> {
+    /// Every line of the audit log, parsed: intent and outcome lines alike (and any
+    /// `audit_resumed` line); panics on a line that is not JSON (a torn line).
+    pub fn audit_all_lines(&self) -> Vec<Value> {
         self.audit_text()
             .lines()
-            .filter(|line| !line.trim().is_empty())
             .map(|line| {
                 serde_json::from_str(line)
-                    .unwrap_or_else(|err| panic!("audit line is not JSON ({err}): {line}"))
+                    .unwrap_or_else(|err| panic!("audit line is not JSON ({err}): {line:?}"))
             })
             .collect()
+    }
+
+    /// The audit log's outcome lines (how each request, or part of one, ended), parsed.
+    pub fn audit_lines(&self) -> Vec<Value> {
+        phase_lines(self.audit_all_lines(), "outcome")
+    }
+
+    /// The audit log's intent lines (written before a request's first vendor call).
+    pub fn audit_intents(&self) -> Vec<Value> {
+        phase_lines(self.audit_all_lines(), "intent")
     }
 
     /// Whether the process is still running.
@@ -518,6 +528,14 @@ fn read_lossy(path: &Path) -> String {
     fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
+}
+
+/// The audit lines of one `phase`.
+pub fn phase_lines(lines: Vec<Value>, phase: &str) -> Vec<Value> {
+    lines
+        .into_iter()
+        .filter(|line| line["phase"] == phase)
+        .collect()
 }
 
 #[cfg(test)]

@@ -102,8 +102,17 @@ impl Sever {
     /// Runs a parsed request to its report: the checks, then its backend's flow or every
     /// selected backend's.
     pub(crate) async fn run<'a>(&'a self, call: &'a Call<'a>) -> Report<'a> {
-        match self.admit(call) {
-            Ok(Admitted::One(backend, request)) => {
+        let admitted = match self.admit(call) {
+            Ok(admitted) => admitted,
+            Err(problem) => return self.refused(call, problem),
+        };
+        // Written before the first vendor call; nothing is sent without it.
+        let intent = match self.write_intent(call, &admitted) {
+            Ok(intent) => intent,
+            Err(problem) => return self.refused(call, problem),
+        };
+        match admitted {
+            Admitted::One(backend, request) => {
                 let ended = self.run_part(call, backend, Ok(request)).await;
                 let elapsed = self.elapsed(call);
                 let part = Part {
@@ -116,10 +125,16 @@ impl Sever {
                     call,
                     part,
                     elapsed,
+                    intent,
                 }
             }
-            Ok(Admitted::Many(admitted)) => self.fan_out(call, admitted).await,
-            Err(problem) => self.refused(call, problem),
+            Admitted::Many(admitted) => {
+                let mut report = self.fan_out(call, admitted).await;
+                if let Report::FanOut { intent: slot, .. } = &mut report {
+                    *slot = intent;
+                }
+                report
+            }
         }
     }
 
@@ -140,6 +155,7 @@ impl Sever {
                 took: elapsed,
             },
             elapsed,
+            intent: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub(crate) fn render(report: Report<'_>) -> Answer {
             call,
             part,
             elapsed,
+            ..
         } => {
             let backend = part.backend.map_or("", |b| b.name.as_str());
             match part.ended {
@@ -43,6 +44,7 @@ pub(crate) fn render(report: Report<'_>) -> Answer {
             parts,
             summary,
             elapsed,
+            ..
         } => {
             let results: Vec<Value> = parts
                 .into_iter()

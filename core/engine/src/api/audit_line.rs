@@ -1,26 +1,34 @@
-//! The audit sink: a [`Report`] as audit lines (spec §7) — one for a single-backend
-//! request, one per backend plus one for the request for a fan-out, one marked `replayed`
-//! for a replay, none for a request that never was a canonical request.
+//! The audit sink: a [`Report`] as outcome lines (spec §7, docs/audit.md) — one for a
+//! single-backend request, one per backend plus one for the request for a fan-out, one
+//! marked `replayed` for a replay, none for a request that never was a canonical request.
+//! (The intent line written before the vendor calls is `intent.rs`'s.)
 
 use super::answer::millis;
 use super::report::{Ended, Part, Report};
 use super::Call;
-use crate::audit::{now_rfc3339, AuditRecord};
+use crate::audit::{now_rfc3339, AuditRecord, OUTCOME};
 use crate::canonical::Selection;
 use crate::Sever;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
 impl Sever {
-    /// Writes the audit lines of `report` (a failure to write is logged: the answer is
-    /// decided, and whether the log was writable was checked before anything was sent).
-    pub(crate) fn audit(&self, report: &Report<'_>) {
+    /// Writes the outcome lines of `report`; false when one could not be written (logged
+    /// and counted: the answer is decided, and the intent line was written before
+    /// anything was sent).
+    pub(crate) fn audit(&self, report: &Report<'_>) -> bool {
         let Some(log) = &self.audit else {
-            return;
+            return true;
         };
+        let complete = std::cell::Cell::new(true);
         let write = |line: &AuditRecord<'_>, request_id: &str| {
             if let Err(e) = log.write(line) {
-                tracing::error!(error = %e, request_id, "audit line not written");
+                complete.set(false);
+                self.metrics
+                    .audit_write_failures
+                    .with_label_values(&[OUTCOME])
+                    .inc();
+                tracing::error!(error = %e, request_id, "audit outcome line not written");
             }
         };
         match report {
@@ -29,12 +37,14 @@ impl Sever {
                 call,
                 part,
                 elapsed,
+                ..
             } => write(&part_line(call, part, *elapsed), call.request_id),
             Report::FanOut {
                 call,
                 parts,
                 summary,
                 elapsed,
+                ..
             } => {
                 for part in parts {
                     write(&part_line(call, part, *elapsed), call.request_id);
@@ -70,6 +80,7 @@ impl Sever {
                 write(&record, call.request_id);
             }
         }
+        complete.get()
     }
 }
 
@@ -99,6 +110,7 @@ fn line<'a>(
 ) -> AuditRecord<'a> {
     AuditRecord {
         time: now_rfc3339(),
+        phase: OUTCOME,
         request_id: call.request_id,
         caller: &call.caller.name,
         action: call.request.action,

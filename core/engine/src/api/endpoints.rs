@@ -14,11 +14,15 @@ impl Sever {
     }
 
     /// `GET /readyz`: 200 once config and plugins are loaded and the listener serves.
+    /// 503 while starting, and while the audit log cannot be written (so that load
+    /// balancers stop sending requests that would be refused).
     pub fn readyz(&self) -> Answer {
-        if self.ready.load(Ordering::Acquire) {
-            Answer::json(200, &json!({"status": "ready"}))
-        } else {
+        if !self.ready.load(Ordering::Acquire) {
             Answer::json(503, &json!({"status": "starting"}))
+        } else if self.audit.as_ref().is_some_and(|a| !a.ready()) {
+            Answer::json(503, &json!({"status": "audit_unavailable"}))
+        } else {
+            Answer::json(200, &json!({"status": "ready"}))
         }
     }
 

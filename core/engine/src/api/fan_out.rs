@@ -39,6 +39,7 @@ impl Sever {
             summary: Summary::of(&parts),
             parts,
             elapsed: self.elapsed(call),
+            intent: None,
         }
     }
 }

@@ -11,12 +11,12 @@
 //! 3. `checks.rs`: the rest of spec §4, in one place for every kind of request — scope
 //!    (403) → backend exists (404) → action supported (422) → Sever's limits (503) — and
 //!    what a dry-run is subject to.
-//! 4. The vendor calls: one backend's flow (`crate::backend`), or every selected backend's
+//! 4. The intent line (`intent.rs`: nothing is sent without it), then the vendor calls: one backend's flow (`crate::backend`), or every selected backend's
 //!    concurrently (`fan_out.rs`); a backend's failure becomes a problem in `problems.rs`,
 //!    where every problem the API answers is made.
 //! 5. `report.rs`: how the request ended, as one `Report` value, handed
 //!    to three sinks that only read it: `observe.rs` (metrics and the log line),
-//!    `audit_line.rs` (the audit log) and `answer.rs` (the answer).
+//!    `audit_line.rs` (the outcome lines) and `answer.rs` (the answer).
 
 mod act;
 mod answer;
@@ -25,6 +25,7 @@ mod checks;
 mod endpoints;
 mod fan_out;
 mod idempotency;
+mod intent;
 mod observe;
 pub(crate) mod problems;
 mod report;
@@ -32,7 +33,9 @@ mod routing;
 
 pub use act::MAX_IDEMPOTENCY_KEY;
 pub use endpoints::plugin_json;
+pub use intent::PendingIntents;
 pub use report::Ended;
+pub use report::{AUDIT_HEADER, AUDIT_INCOMPLETE};
 pub use routing::{check_content_type, route, Route, RouteError};
 
 use crate::auth::{Caller, PeerCertificate};

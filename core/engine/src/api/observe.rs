@@ -20,12 +20,14 @@ impl Sever {
                 call,
                 part,
                 elapsed,
+                ..
             } => self.observe_part(call, part, *elapsed),
             Report::FanOut {
                 call,
                 parts,
                 summary,
                 elapsed,
+                ..
             } => {
                 for part in parts {
                     self.observe_part(call, part, *elapsed);

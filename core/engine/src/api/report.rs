@@ -1,9 +1,10 @@
 //! How a request ended, as one value — [`Report`] — that three sinks read, each in its own
 //! file and each the only place for its concern: `observe.rs` (metrics and the request
 //! log line), `audit_line.rs` (the audit log) and `answer.rs` (the answer). [`Sever::finish`]
-//! hands a report to them, in that order: the audit line is written before the answer
-//! leaves.
+//! hands a report to them, in that order: the outcome lines are written before the answer
+//! leaves (the intent line was written before the first vendor call: `intent.rs`).
 
+use super::intent::Ticket;
 use super::Call;
 use crate::backend::{Backend, Plan};
 use crate::idempotency::StoredAnswer;
@@ -124,6 +125,8 @@ pub(crate) enum Report<'a> {
         part: Part<'a>,
         /// The request's duration when it ended.
         elapsed: Duration,
+        /// Its intent line, when it called a vendor.
+        intent: Option<Ticket<'a>>,
     },
     /// A fan-out that ran: one part per selected backend, in selection order.
     FanOut {
@@ -131,6 +134,8 @@ pub(crate) enum Report<'a> {
         parts: Vec<Part<'a>>,
         summary: Summary,
         elapsed: Duration,
+        /// Its intent line (`None` for a dry-run).
+        intent: Option<Ticket<'a>>,
     },
     /// An `Idempotency-Key` repeat, answered with the first answer: nothing was sent.
     Replay {
@@ -140,13 +145,30 @@ pub(crate) enum Report<'a> {
     },
 }
 
+/// The answer header telling that the request's audit is incomplete.
+pub const AUDIT_HEADER: &str = "sever-audit";
+/// Its value.
+pub const AUDIT_INCOMPLETE: &str = "incomplete";
+
 impl Sever {
-    /// Hands `report` to the three sinks: metrics and the log line, the audit line, then
-    /// the answer it renders.
-    pub(crate) fn finish(&self, report: Report<'_>) -> Answer {
+    /// Hands `report` to the three sinks: metrics and the log line, the outcome lines,
+    /// then the answer it renders — marked `Sever-Audit: incomplete` when an outcome line
+    /// could not be written (the answer still tells what happened).
+    pub(crate) fn finish(&self, mut report: Report<'_>) -> Answer {
+        if let Report::One { intent, .. } | Report::FanOut { intent, .. } = &mut report {
+            if let Some(ticket) = intent.take() {
+                ticket.settle();
+            }
+        }
         self.observe(&report);
-        self.audit(&report);
-        super::answer::render(report)
+        let complete = self.audit(&report);
+        let mut answer = super::answer::render(report);
+        if !complete {
+            answer
+                .headers
+                .push((AUDIT_HEADER, AUDIT_INCOMPLETE.to_owned()));
+        }
+        answer
     }
 
     /// Answers a request refused before its body was a canonical request.

@@ -85,6 +85,8 @@ pub(super) struct AllowFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditFile {
     pub(super) path: String,
+    /// `never` or `per_line` (checked in validation).
+    pub(super) fsync: Option<String>,
 }
 
 /// `idempotency`.

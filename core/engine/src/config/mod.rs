@@ -53,7 +53,7 @@ pub use model::{
     ClientConfig, Config, IdempotencyConfig, PluginSource, PluginSourceKind, ServerConfig,
     TlsConfig, TokenConfig, TracingConfig,
 };
-pub use tls::TlsMaterial;
+pub use tls::{ReloadableCert, TlsMaterial};
 
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};

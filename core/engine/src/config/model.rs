@@ -334,6 +334,8 @@ impl fmt::Display for BackendPattern {
 pub struct AuditConfig {
     /// The JSON-lines file, absolute (relative paths resolve against the config folder).
     pub path: PathBuf,
+    /// When a line is forced to disk (`fsync`: `never`, the default, or `per_line`).
+    pub fsync: crate::audit::Fsync,
 }
 
 /// The `idempotency` section (defaults when absent).

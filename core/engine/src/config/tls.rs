@@ -42,6 +42,34 @@ impl TlsMaterial {
     }
 }
 
+/// The listener's certificate, replaceable while serving: `SIGHUP` reads the files again
+/// and swaps the new certificate in; handshakes from then on present it, connections
+/// already open keep theirs.
+#[derive(Debug)]
+pub struct ReloadableCert {
+    current: parking_lot::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ReloadableCert {
+    /// Starts with `material`'s certificate.
+    pub fn new(material: &TlsMaterial) -> Arc<Self> {
+        Arc::new(ReloadableCert {
+            current: parking_lot::RwLock::new(Arc::clone(&material.certified_key)),
+        })
+    }
+
+    /// Presents `material`'s certificate from the next handshake on.
+    pub fn replace(&self, material: &TlsMaterial) {
+        *self.current.write() = Arc::clone(&material.certified_key);
+    }
+}
+
+impl ResolvesServerCert for ReloadableCert {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.current.read()))
+    }
+}
+
 impl fmt::Debug for TlsMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsMaterial")

@@ -200,8 +200,22 @@ fn plugins(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Vec<PluginSource> {
 
 fn audit(ctx: &mut Ctx<'_>, node: &Value) -> Option<AuditConfig> {
     let file = ctx.decode::<AuditFile>(node, "audit")?;
-    let path = ctx.path("audit.path", &file.path)?;
-    Some(AuditConfig { path })
+    let path = ctx.path("audit.path", &file.path);
+    let fsync = match file.fsync.as_deref() {
+        None | Some("never") => Some(crate::audit::Fsync::Never),
+        Some("per_line") => Some(crate::audit::Fsync::PerLine),
+        Some(_) => {
+            ctx.error(
+                "audit.fsync",
+                "unknown value (expected one of never, per_line)",
+            );
+            None
+        }
+    };
+    Some(AuditConfig {
+        path: path?,
+        fsync: fsync?,
+    })
 }
 
 fn idempotency(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<IdempotencyConfig> {

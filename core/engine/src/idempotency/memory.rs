@@ -1,6 +1,8 @@
 //! The embedded store: one map behind one mutex, bounded by `idempotency.max_entries`.
-//! Entries are ordered by when they were claimed; when full, the oldest goes first
-//! (counted in `sever_idempotency_evictions_total`). Expiry is checked lazily: on the key
+//! Entries are ordered by when they were claimed; when full, the oldest kept answer goes
+//! first (counted in `sever_idempotency_evictions_total`). A claim whose request still
+//! runs is never evicted: the bound may be passed by the claims in flight (at most
+//! `server.max_in_flight` of them), so that a repeat can never run the request twice. Expiry is checked lazily: on the key
 //! asked for, and on the oldest entries before anything is evicted. Every operation is
 //! O(log n).
 
@@ -58,6 +60,14 @@ impl State {
         }
     }
 
+    /// The oldest entry holding an answer (claims still running are skipped).
+    fn oldest_answered(&self) -> Option<ScopeKey> {
+        self.order
+            .values()
+            .find(|scope| self.entries.get(*scope).is_some_and(|e| e.answer.is_some()))
+            .copied()
+    }
+
     /// Drops expired entries from the old end, stopping at the first live one.
     fn drop_expired_oldest(&mut self, now: Instant) {
         while let Some((_, scope)) = self.order.first_key_value() {
@@ -104,10 +114,10 @@ impl MemoryStore {
         }
         state.drop_expired_oldest(now);
         while state.entries.len() >= self.max_entries {
-            let Some((_, oldest)) = state.order.pop_first() else {
+            let Some(oldest) = state.oldest_answered() else {
                 break;
             };
-            state.entries.remove(&oldest);
+            state.remove(&oldest);
             self.evictions.inc();
         }
         let seq = state.next_seq;
@@ -385,13 +395,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_evicted_running_claim_cannot_store_its_answer() {
-        let (store, _, _) = store(1);
+    async fn a_running_claim_is_never_evicted() {
+        let (store, _, metrics) = store(1);
         let first = new_guard(&store, &key(1), &body("a")).await;
-        let _second = new_guard(&store, &key(2), &body("a")).await;
+        // Full, and the only entry still runs: the bound is passed rather than forget it.
+        let second = new_guard(&store, &key(2), &body("a")).await;
         assert!(matches!(
-            first.complete(answer(200, "r")).await,
-            Err(IdempotencyError::ClaimLost)
+            claim(&store, &key(1), &body("a")).await,
+            Claim::InFlight
+        ));
+        first.complete(answer(200, "r")).await.unwrap();
+        second.complete(answer(200, "s")).await.unwrap();
+        assert_eq!(metric(&metrics, "sever_idempotency_evictions_total"), "0");
+        // A new key now evicts the oldest answered one.
+        let _third = new_guard(&store, &key(3), &body("a")).await;
+        assert_eq!(metric(&metrics, "sever_idempotency_evictions_total"), "2");
+        assert!(matches!(
+            claim(&store, &key(2), &body("a")).await,
+            Claim::New(_)
         ));
     }
 

@@ -83,6 +83,18 @@ async fn a_request_ends_in_one_report_that_the_answer_the_audit_line_and_the_met
         "the same duration everywhere"
     );
     assert!(line.get("code").is_none(), "{line:#}");
+    // The intent line, written before the vendor call, names the same request.
+    let intents = ts.audit_intents();
+    assert_eq!(intents.len(), 1, "{intents:#?}");
+    assert_eq!(
+        (
+            &intents[0]["request_id"],
+            &intents[0]["backend"],
+            &intents[0]["target"]
+        ),
+        (&json!("req-1"), &json!("b1"), &json!({"client_id": "c1"}))
+    );
+    assert!(intents[0].get("outcome").is_none(), "{:#}", intents[0]);
     let labels = [
         ("action", "disconnect"),
         ("backend", "b1"),
@@ -148,6 +160,13 @@ async fn a_fan_out_reports_each_backend_and_the_whole_in_every_sink() {
     assert_eq!(lines[2]["backends"], json!(["b1", "b2"]));
     assert_eq!(lines[2]["status"], 207);
     assert_eq!(lines[2]["summary"], reply.json["summary"]);
+    let intents = ts.audit_intents();
+    assert_eq!(
+        intents.len(),
+        1,
+        "one intent line for the fan-out: {intents:#?}"
+    );
+    assert_eq!(intents[0]["backends"], json!(["b1", "b2"]));
 
     for (backend, outcome) in [("b1", "done"), ("b2", "upstream_error")] {
         let labels = [

@@ -356,9 +356,19 @@ impl TestSever {
 
     /// Every audit line written so far.
     pub(crate) fn audit_lines(&self) -> Vec<Value> {
+        self.audit_phase("outcome")
+    }
+
+    /// The intent lines (written before the first vendor call of a request).
+    pub(crate) fn audit_intents(&self) -> Vec<Value> {
+        self.audit_phase("intent")
+    }
+
+    fn audit_phase(&self, phase: &str) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("audit.jsonl")).unwrap_or_default();
         text.lines()
-            .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+            .map(|l| serde_json::from_str::<Value>(l).expect("an audit line is JSON"))
+            .filter(|l| l["phase"] == phase)
             .collect()
     }
 

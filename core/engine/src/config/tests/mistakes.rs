@@ -134,6 +134,14 @@ fn an_unknown_action_is_an_error() {
 }
 
 #[test]
+fn an_unknown_audit_fsync_is_an_error() {
+    assert_error(
+        "server: { insecure_no_auth: true }\naudit: { path: a.jsonl, fsync: always }\n",
+        "audit.fsync: unknown value (expected one of never, per_line)",
+    );
+}
+
+#[test]
 fn an_invalid_glob_is_an_error() {
     assert_error(
         &format!(

@@ -45,6 +45,7 @@ auth:
 
 audit:
   path: "audit.jsonl"
+  fsync: per_line
 
 idempotency:
   max_entries: 500
@@ -142,6 +143,10 @@ fn a_full_config_fills_every_section_of_the_model() {
     assert_eq!(
         config.audit.as_ref().unwrap().path,
         base.join("audit.jsonl")
+    );
+    assert_eq!(
+        config.audit.as_ref().unwrap().fsync,
+        crate::audit::Fsync::PerLine
     );
     assert_eq!(config.idempotency.max_entries, 500);
     assert_eq!(
