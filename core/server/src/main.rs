@@ -4,6 +4,7 @@
 
 mod app;
 mod client;
+mod http;
 mod local;
 mod logging;
 mod logline;

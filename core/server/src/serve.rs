@@ -1,10 +1,10 @@
 //! `sever serve`: build the engine from the config and run it on pingora.
 
-use crate::app::{ApiApp, ClientCertificates};
+use crate::app::ClientCertificates;
+use crate::http::{descriptor_budget, HttpApp};
 use crate::logging::{start_logging, LogFormat};
 use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
-use pingora::apps::http_app::HttpServer;
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
@@ -274,10 +274,11 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
 
     let backends = sever.backends().len();
     let plugins = sever.plugins().len();
+    let ceiling = descriptor_budget(server_config.max_connections);
     let live = Arc::new(Live::new(sever));
     let mut api = Service::new(
         "sever canonical API".to_owned(),
-        HttpServer::new_app(ApiApp::new(Arc::clone(&live))),
+        HttpApp::api(Arc::clone(&live), ceiling),
     );
     match tls {
         Some(settings) => api.add_tls_with_settings(&listen.to_string(), None, settings),
@@ -287,7 +288,7 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
     if let Some(addr) = metrics_listen {
         let mut metrics = Service::new(
             "sever metrics".to_owned(),
-            HttpServer::new_app(ApiApp::metrics_only(Arc::clone(&live))),
+            HttpApp::metrics(Arc::clone(&live)),
         );
         metrics.add_tcp(&addr.to_string());
         server.add_service(metrics);
