@@ -6,6 +6,7 @@ use crate::logging::{start_logging, LogFormat};
 use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
 use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
@@ -281,8 +282,13 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
         HttpApp::api(Arc::clone(&live), ceiling),
     );
     match tls {
-        Some(settings) => api.add_tls_with_settings(&listen.to_string(), None, settings),
-        None => api.add_tcp(&listen.to_string()),
+        // rustls reads whole records: a TLS record's worth of read buffer saves reads.
+        Some(settings) => api.add_listener(
+            ListenerConfig::tcp(listen.to_string())
+                .tls(settings)
+                .l4_buffer(L4BufferSettings::default().read(TLS_READ_BUFFER)),
+        ),
+        None => api.add_listener(plain_listener(listen)),
     }
     server.add_service(api);
     if let Some(addr) = metrics_listen {
@@ -290,7 +296,7 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
             "sever metrics".to_owned(),
             HttpApp::metrics(Arc::clone(&live)),
         );
-        metrics.add_tcp(&addr.to_string());
+        metrics.add_listener(plain_listener(addr));
         server.add_service(metrics);
     }
     server.add_service(background_service(
@@ -311,6 +317,16 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) {
         telemetry.shutdown();
     }
     tracing::info!("stopped");
+}
+
+/// The read buffer of a TLS connection (one TLS record).
+const TLS_READ_BUFFER: usize = 16 * 1024;
+
+/// A plain-HTTP listener without pingora's 64 KiB read buffer per connection: the serve
+/// loop reads each head into a buffer of its own that grows only as far as the head does
+/// (`server.max_header_bytes`), so an idle or trickling connection costs little memory.
+fn plain_listener(addr: SocketAddr) -> ListenerConfig {
+    ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::default().read(0))
 }
 
 /// The vendor client used by `serve`.
