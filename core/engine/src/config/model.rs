@@ -107,7 +107,7 @@ impl Config {
 pub struct ServerConfig {
     /// Where the canonical API listens (`listen`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
-    /// An extra listener serving only `/metrics` (`metrics_listen`).
+    /// An extra listener serving only `/metrics` and the probes (`metrics_listen`).
     pub metrics_listen: Option<SocketAddr>,
     /// Larger request bodies get 413 (`max_body_bytes`, default 65536).
     pub max_body_bytes: usize,
