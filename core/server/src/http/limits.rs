@@ -56,6 +56,7 @@ impl Drop for Slot<'_> {
 /// How many client connections on `listen` the process's descriptors allow, having
 /// raised the soft `RLIMIT_NOFILE` toward the hard limit as far as `wanted` (the
 /// configured `max_connections`) needs. Logs a warning when that is fewer than wanted.
+/// The listener takes the smaller of this and `max_connections` as reloaded.
 pub(crate) fn descriptor_budget(wanted: usize) -> usize {
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return wanted;
@@ -80,7 +81,7 @@ pub(crate) fn descriptor_budget(wanted: usize) -> usize {
              {budget} connections are taken on server.listen (raise LimitNOFILE / ulimit -n)"
         );
     }
-    budget.min(wanted)
+    budget
 }
 
 /// Client connections on `listen` that fit in `nofile` descriptors.
