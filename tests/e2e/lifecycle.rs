@@ -230,9 +230,12 @@ fn sigint_stops_the_server_promptly() {
 
     sever.interrupt();
 
-    let status = sever
-        .wait_exit(EXIT_LIMIT)
-        .unwrap_or_else(|| panic!("sever still runs {EXIT_LIMIT:?} after SIGINT"));
+    let status = sever.wait_exit(EXIT_LIMIT).unwrap_or_else(|| {
+        panic!(
+            "sever still runs {EXIT_LIMIT:?} after SIGINT; stderr:\n{}",
+            sever.stderr()
+        )
+    });
     assert_eq!(
         status.code(),
         Some(0),

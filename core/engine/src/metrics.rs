@@ -49,7 +49,23 @@ pub struct Metrics {
     /// `sever_config_last_reload_success_timestamp_seconds`: when the config in force was
     /// loaded (Unix time).
     pub config_last_reload_success_timestamp: Gauge,
+    /// `sever_http_connections{listener}`: open connections on `api` (`server.listen`)
+    /// and `metrics` (`server.metrics_listen`).
+    pub http_connections: IntGaugeVec,
+    /// `sever_http_connections_refused_total{listener}`: connections closed as soon as
+    /// accepted, the listener being at its connection limit.
+    pub http_connections_refused: IntCounterVec,
+    /// `sever_http_refusals_total{reason}`: request heads answered with an error and their
+    /// connection closed before they reached the API (a [`crate::framing::Refusal`]
+    /// label, or `header_timeout`).
+    pub http_refusals: IntCounterVec,
 }
+
+/// The `listener` labels of the connection metrics.
+pub const LISTENERS: [&str; 2] = ["api", "metrics"];
+
+/// The `reason` label of a head not complete within `server.header_timeout_ms`.
+pub const HEADER_TIMEOUT: &str = "header_timeout";
 
 /// Registering a freshly created metric in a fresh registry only fails on a programming
 /// error (duplicate or invalid name), caught by the unit tests.
@@ -161,6 +177,35 @@ impl Metrics {
             "sever_config_last_reload_success_timestamp_seconds",
             "Unix time at which the config in force was loaded.",
         ));
+        let http_connections = must(IntGaugeVec::new(
+            Opts::new(
+                "sever_http_connections",
+                "Open HTTP connections, by listener: api or metrics.",
+            ),
+            &["listener"],
+        ));
+        let http_connections_refused = must(IntCounterVec::new(
+            Opts::new(
+                "sever_http_connections_refused_total",
+                "Connections closed at once because their listener was at its connection limit.",
+            ),
+            &["listener"],
+        ));
+        for listener in LISTENERS {
+            http_connections.with_label_values(&[listener]);
+            http_connections_refused.with_label_values(&[listener]);
+        }
+        let http_refusals = must(IntCounterVec::new(
+            Opts::new(
+                "sever_http_refusals_total",
+                "Request heads answered with an error and closed before the API saw them, by reason.",
+            ),
+            &["reason"],
+        ));
+        for r in crate::framing::Refusal::ALL {
+            http_refusals.with_label_values(&[r.label()]);
+        }
+        http_refusals.with_label_values(&[HEADER_TIMEOUT]);
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -177,6 +222,9 @@ impl Metrics {
             Box::new(config_reloads.clone()),
             Box::new(config_last_reload_successful.clone()),
             Box::new(config_last_reload_success_timestamp.clone()),
+            Box::new(http_connections.clone()),
+            Box::new(http_connections_refused.clone()),
+            Box::new(http_refusals.clone()),
         ] {
             names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             must(registry.register(c));
@@ -199,6 +247,9 @@ impl Metrics {
             config_reloads,
             config_last_reload_successful,
             config_last_reload_success_timestamp,
+            http_connections,
+            http_connections_refused,
+            http_refusals,
         }
     }
 
@@ -368,6 +419,9 @@ mod tests {
             "sever_config_reloads_total",
             "sever_config_last_reload_successful",
             "sever_config_last_reload_success_timestamp_seconds",
+            "sever_http_connections",
+            "sever_http_connections_refused_total",
+            "sever_http_refusals_total",
         ] {
             let exported = text
                 .lines()

@@ -32,11 +32,15 @@ pub enum ProblemCode {
     AuditUnavailable,
     UpstreamTimeout,
     Internal,
+    RequestTimeout,
+    HeadersTooLarge,
+    NotImplemented,
+    HttpVersionNotSupported,
 }
 
 impl ProblemCode {
     /// Every code, in the spec's table order.
-    pub const ALL: [ProblemCode; 22] = [
+    pub const ALL: [ProblemCode; 26] = [
         ProblemCode::InvalidRequest,
         ProblemCode::Unauthenticated,
         ProblemCode::Forbidden,
@@ -59,6 +63,10 @@ impl ProblemCode {
         ProblemCode::AuditUnavailable,
         ProblemCode::UpstreamTimeout,
         ProblemCode::Internal,
+        ProblemCode::RequestTimeout,
+        ProblemCode::HeadersTooLarge,
+        ProblemCode::NotImplemented,
+        ProblemCode::HttpVersionNotSupported,
     ];
 
     /// The wire name (`target_not_found`).
@@ -86,6 +94,10 @@ impl ProblemCode {
             ProblemCode::AuditUnavailable => "audit_unavailable",
             ProblemCode::UpstreamTimeout => "upstream_timeout",
             ProblemCode::Internal => "internal",
+            ProblemCode::RequestTimeout => "request_timeout",
+            ProblemCode::HeadersTooLarge => "headers_too_large",
+            ProblemCode::NotImplemented => "not_implemented",
+            ProblemCode::HttpVersionNotSupported => "http_version_not_supported",
         }
     }
 
@@ -113,6 +125,10 @@ impl ProblemCode {
             }
             ProblemCode::UpstreamTimeout => 504,
             ProblemCode::Internal => 500,
+            ProblemCode::RequestTimeout => 408,
+            ProblemCode::HeadersTooLarge => 431,
+            ProblemCode::NotImplemented => 501,
+            ProblemCode::HttpVersionNotSupported => 505,
         }
     }
 
@@ -141,6 +157,10 @@ impl ProblemCode {
             ProblemCode::AuditUnavailable => "The audit log cannot be written",
             ProblemCode::UpstreamTimeout => "The backend did not answer in time",
             ProblemCode::Internal => "Internal error",
+            ProblemCode::RequestTimeout => "The request did not arrive in time",
+            ProblemCode::HeadersTooLarge => "The request head is too large",
+            ProblemCode::NotImplemented => "The request uses a feature Sever does not implement",
+            ProblemCode::HttpVersionNotSupported => "The HTTP version is not supported",
         }
     }
 

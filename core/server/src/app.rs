@@ -1,45 +1,23 @@
-//! The pingora application serving the canonical API.
+//! One request on a pingora HTTP/1.1 session: the engine's view of it ([`Incoming`]),
+//! and its answer written back; plus the TLS callback naming client certificates.
 
 use async_trait::async_trait;
-use http::Response;
-use pingora::apps::http_app::ServeHttp;
+use pingora::http::ResponseHeader;
 use pingora::listeners::TlsAccept;
-use pingora::protocols::http::ServerSession;
+use pingora::protocols::http::v1::server::HttpSession;
 use pingora::protocols::tls::TlsRef;
 use sever_engine::api::{Body, Incoming, Listener};
 use sever_engine::auth::PeerCertificate;
-use sever_engine::live::Live;
+use sever_engine::framing::Head;
+use sever_engine::problem::Answer;
+use sever_engine::Sever;
 use std::any::Any;
 use std::sync::Arc;
-
-/// Serves the canonical API (or, on `metrics_listen`, only `/metrics`).
-#[derive(Debug)]
-pub(crate) struct ApiApp {
-    live: Arc<Live>,
-    metrics_only: bool,
-}
-
-impl ApiApp {
-    /// The main listener's app.
-    pub(crate) fn new(live: Arc<Live>) -> Self {
-        ApiApp {
-            live,
-            metrics_only: false,
-        }
-    }
-
-    /// The `metrics_listen` app: `/metrics` only.
-    pub(crate) fn metrics_only(live: Arc<Live>) -> Self {
-        ApiApp {
-            live,
-            metrics_only: true,
-        }
-    }
-}
+use tokio::time::Instant;
 
 /// A caller-supplied `X-Request-Id` is kept when it is 1–128 characters of
 /// `[A-Za-z0-9._:-]`; otherwise a fresh UUID is used.
-fn request_id(session: &ServerSession) -> String {
+fn request_id(session: &HttpSession) -> String {
     let given = session.get_header_bytes("x-request-id");
     let valid = !given.is_empty()
         && given.len() <= 128
@@ -83,9 +61,9 @@ impl TlsAccept for ClientCertificates {
 }
 
 /// The verified client certificate of the request's connection, if it presented one.
-fn peer_certificate(session: &ServerSession) -> Option<&PeerCertificate> {
+fn peer_certificate(session: &HttpSession) -> Option<&PeerCertificate> {
     session
-        .digest()?
+        .digest()
         .ssl_digest
         .as_deref()?
         .extension
@@ -93,91 +71,138 @@ fn peer_certificate(session: &ServerSession) -> Option<&PeerCertificate> {
 }
 
 /// A pingora session as the engine's API reads it.
-struct Session<'a>(&'a mut ServerSession);
+struct Session<'a> {
+    session: &'a mut HttpSession,
+    head: Head,
+    /// The body must have arrived by then (`server.request_timeout_ms` after the head).
+    body_deadline: Instant,
+    /// Set when the body could not be read to its end: the connection must close.
+    broken: bool,
+}
 
 impl Incoming for Session<'_> {
     fn method(&self) -> &str {
-        self.0.req_header().method.as_str()
+        self.session.req_header().method.as_str()
     }
 
     fn path(&self) -> &str {
-        self.0.req_header().uri.path()
+        self.session.req_header().uri.path()
     }
 
     fn header(&self, name: &str) -> Option<&[u8]> {
-        self.0.get_header(name).map(|v| v.as_bytes())
+        self.session.get_header(name).map(|v| v.as_bytes())
     }
 
     fn peer_certificate(&self) -> Option<&PeerCertificate> {
-        peer_certificate(self.0)
+        peer_certificate(self.session)
     }
 
     async fn read_body(&mut self, limit: usize) -> Body {
-        let session = &mut *self.0;
+        use sever_engine::framing::BodyFraming;
         // A declared length over the limit is refused before reading a byte.
-        let declared = std::str::from_utf8(session.get_header_bytes("content-length"))
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Body::TooLarge;
+        let declared = match self.head.body {
+            BodyFraming::Empty => return Body::Complete(Vec::new()),
+            BodyFraming::Length(n) if n > limit as u64 => return Body::TooLarge,
+            BodyFraming::Length(n) => Some(n as usize),
+            BodyFraming::Chunked => None,
+        };
+        let read = read_body(self.session, self.head.expect_continue, declared, limit);
+        let body = match tokio::time::timeout_at(self.body_deadline, read).await {
+            Ok(body) => body,
+            Err(_) => Body::TimedOut,
+        };
+        self.broken = matches!(body, Body::Broken | Body::TimedOut);
+        body
+    }
+}
+
+/// Reads the whole body, answering `100 Continue` first when the client waits for it.
+async fn read_body(
+    session: &mut HttpSession,
+    expect_continue: bool,
+    declared: Option<usize>,
+    limit: usize,
+) -> Body {
+    if expect_continue {
+        // pingora marks the connection for closing when it writes any answer before the
+        // body is read; a 100 is no such answer, so its keep-alive is put back.
+        let keepalive = session.will_keepalive();
+        if session.write_continue_response().await.is_err() {
+            return Body::Broken;
         }
-        let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
-        loop {
-            match session.read_request_body().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > limit {
-                        // The rest of the body is never read; `response` closes the
-                        // connection.
-                        return Body::TooLarge;
-                    }
-                    body.extend_from_slice(&chunk);
+        if keepalive {
+            session.set_server_keepalive(Some(0));
+        }
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(1024));
+    loop {
+        match session.read_body_bytes().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    // The rest of the body is never read; the connection closes.
+                    return Body::TooLarge;
                 }
-                Ok(None) => return Body::Complete(body),
-                Err(e) => return Body::Broken(e.to_string()),
+                body.extend_from_slice(&chunk);
             }
+            Ok(None) => return Body::Complete(body),
+            Err(_) => return Body::Broken,
         }
     }
 }
 
-#[async_trait]
-impl ServeHttp for ApiApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let request_id = request_id(session);
-        let is_head = session.req_header().method == http::Method::HEAD;
-        // The Sever in force when the request arrived serves all of it, even if a reload
-        // swaps in another meanwhile.
-        let sever = self.live.load();
-        let listener = if self.metrics_only {
-            Listener::MetricsOnly
-        } else {
-            Listener::Api
-        };
-        let answer = sever
-            .serve(&mut Session(session), &request_id, listener)
-            .await;
-        // A body left unread (a refusal before reading it) would have to be drained before
-        // the connection could carry another request: close it instead.
-        if !session.is_body_done() && !session.is_body_empty() {
-            session.set_keepalive(None);
-        }
-        // An idempotent replay carries the first answer's request id instead.
-        let own_id = !answer.headers.iter().any(|(n, _)| *n == "x-request-id");
-        let mut builder = Response::builder().status(answer.status);
-        if own_id {
-            builder = builder.header("x-request-id", &request_id);
-        }
-        builder = builder
-            .header("content-length", answer.body.len())
-            .header("cache-control", "no-store");
-        for (name, value) in &answer.headers {
-            builder = builder.header(*name, value);
-        }
-        let body = if is_head { Vec::new() } else { answer.body };
-        builder.body(body).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot build the answer");
-            let mut r = Response::new(Vec::new());
-            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
+/// Serves one request whose head pingora has parsed, and writes its answer. Afterwards
+/// the session keeps its connection alive only if the request was read to its end.
+pub(crate) async fn serve(
+    sever: &Sever,
+    session: &mut HttpSession,
+    head: Head,
+    listener: Listener,
+) {
+    let request_id = request_id(session);
+    let is_head = session.req_header().method == http::Method::HEAD;
+    let body_deadline = Instant::now() + sever.config.server.request_timeout;
+    let mut incoming = Session {
+        session,
+        head,
+        body_deadline,
+        broken: false,
+    };
+    let answer = sever.serve(&mut incoming, &request_id, listener).await;
+    if incoming.broken {
+        session.set_server_keepalive(None);
     }
+    // pingora closes the connection when the body was not read to its end (a refusal
+    // before reading it, or a body over the limit): its bytes cannot be told from the
+    // next request's.
+    if write_answer(session, answer, &request_id, is_head)
+        .await
+        .is_err()
+    {
+        session.set_server_keepalive(None);
+    }
+}
+
+async fn write_answer(
+    session: &mut HttpSession,
+    answer: Answer,
+    request_id: &str,
+    is_head: bool,
+) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build_no_case(answer.status, Some(answer.headers.len() + 5))?;
+    // An idempotent replay carries the first answer's request id instead.
+    if !answer.headers.iter().any(|(n, _)| *n == "x-request-id") {
+        header.insert_header("x-request-id", request_id)?;
+    }
+    header.insert_header("content-length", answer.body.len())?;
+    header.insert_header("cache-control", "no-store")?;
+    for (name, value) in &answer.headers {
+        header.append_header(*name, value.as_str())?;
+    }
+    // Header and body go out in one write: the connection buffers until the flush.
+    session.write_response_header(Box::new(header)).await?;
+    if !is_head && !answer.body.is_empty() {
+        session.write_body(&answer.body).await?;
+    }
+    session.finish_body().await?;
+    Ok(())
 }

@@ -56,6 +56,15 @@ pub(crate) fn cut_short(live: &Live) -> i32 {
     DRAIN_CUT_SHORT
 }
 
+/// A fast stop (SIGINT): no drain. Requests still in flight get their outcome lines as
+/// when a drain is cut short, queued spans are exported, and the process exits — without
+/// waiting for pingora's own quick shutdown, whose accept loop can keep spinning on a
+/// runtime that is being shut down.
+pub(crate) fn stop_now(live: &Live, telemetry: Option<&Telemetry>) -> ! {
+    let status = cut_short(live);
+    exit(telemetry, status)
+}
+
 fn exit(telemetry: Option<&Telemetry>, status: i32) -> ! {
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();

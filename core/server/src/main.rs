@@ -5,6 +5,7 @@
 mod app;
 mod client;
 mod drain;
+mod http;
 mod local;
 mod logging;
 mod logline;

@@ -1,12 +1,13 @@
 //! `sever serve`: build the engine from the config and run it on pingora.
 
-use crate::app::{ApiApp, ClientCertificates};
+use crate::app::ClientCertificates;
+use crate::http::{descriptor_budget, HttpApp};
 use crate::logging::{start_logging, LogFormat};
 use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
 use nix::sys::signal::Signal;
-use pingora::apps::http_app::HttpServer;
 use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
@@ -151,6 +152,9 @@ impl ShutdownSignalWatch for Signals {
                 }
                 _ = int.recv() => {
                     tracing::info!("SIGINT: stopping now");
+                    let live = Arc::clone(&self.live);
+                    let telemetry = self.telemetry.clone();
+                    std::thread::spawn(move || crate::drain::stop_now(&live, telemetry.as_ref()));
                     return ShutdownSignal::FastShutdown;
                 }
                 _ = quit.recv() => {
@@ -315,18 +319,24 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
 
     let backends = sever.backends().len();
     let plugins = sever.plugins().len();
+    let ceiling = descriptor_budget(server_config.max_connections);
     let live = Arc::new(Live::new(sever));
     let mut api = Service::new(
         "sever canonical API".to_owned(),
-        HttpServer::new_app(ApiApp::new(Arc::clone(&live))),
+        HttpApp::api(Arc::clone(&live), ceiling),
     );
     let served_tls = match tls {
+        // rustls reads whole records: a TLS record's worth of read buffer saves reads.
         Some((settings, served)) => {
-            api.add_tls_with_settings(&listen.to_string(), None, settings);
+            api.add_listener(
+                ListenerConfig::tcp(listen.to_string())
+                    .tls(settings)
+                    .l4_buffer(L4BufferSettings::default().read(TLS_READ_BUFFER)),
+            );
             Some(served)
         }
         None => {
-            api.add_tcp(&listen.to_string());
+            api.add_listener(plain_listener(listen));
             None
         }
     };
@@ -334,9 +344,9 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     if let Some(addr) = metrics_listen {
         let mut metrics = Service::new(
             "sever metrics".to_owned(),
-            HttpServer::new_app(ApiApp::metrics_only(Arc::clone(&live))),
+            HttpApp::metrics(Arc::clone(&live)),
         );
-        metrics.add_tcp(&addr.to_string());
+        metrics.add_listener(plain_listener(addr));
         server.add_service(metrics);
     }
     server.add_service(background_service(
@@ -362,6 +372,16 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     }
     tracing::info!("stopped");
     status
+}
+
+/// The read buffer of a TLS connection (one TLS record).
+const TLS_READ_BUFFER: usize = 16 * 1024;
+
+/// A plain-HTTP listener without pingora's 64 KiB read buffer per connection: the serve
+/// loop reads each head into a buffer of its own that grows only as far as the head does
+/// (`server.max_header_bytes`), so an idle or trickling connection costs little memory.
+fn plain_listener(addr: SocketAddr) -> ListenerConfig {
+    ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::default().read(0))
 }
 
 /// The vendor client used by `serve`.

@@ -12,6 +12,7 @@
 //! "audit.jsonl"}`) its audit log, and is killed when dropped. Every wait is bounded.
 
 pub mod http;
+pub mod raw;
 
 use std::fs::{self, File};
 use std::net::TcpListener;
@@ -236,7 +237,13 @@ impl Sever {
     /// answers 200 (at most 15 s). Retries on a new port, up to 3 times, when the chosen
     /// port was taken meanwhile. Panics, showing sever's stderr, if it does not get ready.
     pub fn start(config_yaml: &str, env: &[(&str, &str)]) -> Sever {
-        Self::start_with(config_yaml, env, None)
+        Self::start_with(config_yaml, env, None, None)
+    }
+
+    /// Like [`Sever::start`], with the process's `RLIMIT_NOFILE` (soft and hard) set to
+    /// `nofile` before `sever` runs (`ulimit -n` in a shell that then execs it).
+    pub fn start_with_nofile(config_yaml: &str, env: &[(&str, &str)], nofile: u64) -> Sever {
+        Self::start_with(config_yaml, env, None, Some(nofile))
     }
 
     /// Like [`Sever::start`], for a config whose `server.tls` makes it serve HTTPS:
@@ -244,13 +251,14 @@ impl Sever {
     /// the server asks for one) probes `/readyz`, and [`Sever::base_url`] is
     /// `https://127.0.0.1:<port>`.
     pub fn start_https(config_yaml: &str, env: &[(&str, &str)], client: &http::Client) -> Sever {
-        Self::start_with(config_yaml, env, Some(client))
+        Self::start_with(config_yaml, env, Some(client), None)
     }
 
     fn start_with(
         config_yaml: &str,
         env: &[(&str, &str)],
         https_probe: Option<&http::Client>,
+        nofile: Option<u64>,
     ) -> Sever {
         assert!(
             config_yaml.contains("{{PORT}}"),
@@ -258,7 +266,7 @@ impl Sever {
         );
         let mut last = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::launch(write_config(config_yaml), env, https_probe) {
+            match Self::launch(write_config(config_yaml), env, https_probe, nofile) {
                 Ok(sever) => return sever,
                 Err(LaunchError::AddressInUse(stderr)) => last = stderr,
                 Err(LaunchError::Failed(message)) => panic!("{message}"),
@@ -271,8 +279,19 @@ impl Sever {
         config: ConfigFile,
         env: &[(&str, &str)],
         https_probe: Option<&http::Client>,
+        nofile: Option<u64>,
     ) -> Result<Sever, LaunchError> {
-        let mut command = Command::new(sever_bin());
+        let mut command = match nofile {
+            None => Command::new(sever_bin()),
+            Some(n) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(sever_bin());
+                shell
+            }
+        };
         command.arg("serve").arg("--config").arg(config.path());
         let child = spawn_captured(&mut command, config.dir(), env);
         let mut sever = Sever {
@@ -412,6 +431,15 @@ impl Sever {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Its resident memory (`VmRSS` of `/proc/<pid>/status`) in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// Sends SIGTERM (graceful shutdown: drain, then exit).

@@ -67,8 +67,11 @@ pub enum Body {
     Complete(Vec<u8>),
     /// Over `server.max_body_bytes` (declared, or while reading).
     TooLarge,
-    /// The connection broke, or the body was not valid HTTP framing.
-    Broken(String),
+    /// The connection broke, or the body was not valid HTTP framing. (Which, is not
+    /// told: the parser's error text is never shown to the caller.)
+    Broken,
+    /// Not all of it arrived within `server.request_timeout_ms` of the head.
+    TimedOut,
 }
 
 /// Which listener a request arrived on.
@@ -76,7 +79,7 @@ pub enum Body {
 pub enum Listener {
     /// `server.listen`: the whole API.
     Api,
-    /// `server.metrics_listen`: `/metrics` only.
+    /// `server.metrics_listen`: `/metrics` and the probes (`/healthz`, `/readyz`) only.
     MetricsOnly,
 }
 
@@ -100,7 +103,8 @@ impl Sever {
         listener: Listener,
     ) -> Answer {
         let route = match route(incoming.method(), incoming.path()) {
-            Ok(Route::Metrics) => Route::Metrics,
+            // The probes too, so they stay answerable while `listen` is flooded.
+            Ok(r @ (Route::Metrics | Route::Healthz | Route::Readyz)) => r,
             Ok(_) | Err(_) if listener == Listener::MetricsOnly => {
                 return Answer::problem(&problems::not_found(), request_id)
             }
@@ -154,7 +158,8 @@ impl Sever {
         let body = match incoming.read_body(limit).await {
             Body::Complete(body) => body,
             Body::TooLarge => return self.refuse(problems::payload_too_large(limit), request_id),
-            Body::Broken(e) => return self.refuse(problems::unreadable_body(&e), request_id),
+            Body::Broken => return self.refuse(problems::unreadable_body(), request_id),
+            Body::TimedOut => return self.refuse(problems::body_timeout(), request_id),
         };
         // Owned: the request runs across awaits, and the session is not shared.
         let traceparent = incoming.header("traceparent").map(<[u8]>::to_vec);

@@ -45,11 +45,20 @@ pub(crate) fn payload_too_large(limit: usize) -> ApiProblem {
     )
 }
 
-/// 400: the body could not be read off the connection.
-pub(crate) fn unreadable_body(why: &str) -> ApiProblem {
+/// 400: the body could not be read off the connection (a fixed detail: the parser's
+/// own error text is not for callers).
+pub(crate) fn unreadable_body() -> ApiProblem {
     ApiProblem::new(
         ProblemCode::InvalidRequest,
-        format!("the body could not be read: {why}"),
+        "the body could not be read: its framing is invalid or the connection closed",
+    )
+}
+
+/// 408: the body did not arrive within `server.request_timeout_ms` of the head.
+pub(crate) fn body_timeout() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::RequestTimeout,
+        "the body did not arrive within server.request_timeout_ms",
     )
 }
 

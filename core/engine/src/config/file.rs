@@ -32,6 +32,9 @@ pub(super) struct ServerFile {
     pub(super) shutdown_grace_ms: Option<u64>,
     pub(super) insecure_no_auth: Option<bool>,
     pub(super) max_in_flight: Option<u64>,
+    pub(super) header_timeout_ms: Option<u64>,
+    pub(super) max_header_bytes: Option<u64>,
+    pub(super) max_connections: Option<u64>,
     pub(super) tls: Option<TlsFile>,
 }
 

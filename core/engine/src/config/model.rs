@@ -107,7 +107,7 @@ impl Config {
 pub struct ServerConfig {
     /// Where the canonical API listens (`listen`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
-    /// An extra listener serving only `/metrics` (`metrics_listen`).
+    /// An extra listener serving only `/metrics` and the probes (`metrics_listen`).
     pub metrics_listen: Option<SocketAddr>,
     /// Larger request bodies get 413 (`max_body_bytes`, default 65536).
     pub max_body_bytes: usize,
@@ -119,6 +119,15 @@ pub struct ServerConfig {
     pub insecure_no_auth: bool,
     /// Beyond this many requests in flight, 503 `overloaded` (`max_in_flight`, default 4096).
     pub max_in_flight: usize,
+    /// Deadline for a whole request head, from its first byte (`header_timeout_ms`,
+    /// default 10 s); then 408 and the connection is closed.
+    pub header_timeout: Duration,
+    /// The most a request head may hold, request line and fields together
+    /// (`max_header_bytes`, default 16 KiB); larger heads get 431.
+    pub max_header_bytes: usize,
+    /// Open connections on `listen` (`max_connections`, default 16384); more are closed
+    /// at once. Lowered at start to fit the process's descriptor limit.
+    pub max_connections: usize,
     /// Serve HTTPS (`tls`).
     pub tls: Option<TlsConfig>,
 }

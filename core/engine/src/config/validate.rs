@@ -28,6 +28,12 @@ const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 /// The largest `max_in_flight` / `max_concurrency`.
 const MAX_CONCURRENCY: u64 = 1_000_000;
+/// The largest `max_header_bytes`.
+const MAX_HEADER_BYTES: u64 = 1024 * 1024;
+/// The smallest `max_header_bytes`: a request line and a bearer token fit.
+const MIN_HEADER_BYTES: u64 = 1024;
+/// The largest `max_connections`.
+const MAX_CONNECTIONS: u64 = 10_000_000;
 /// The largest `retries`.
 const MAX_RETRIES: u64 = 10;
 /// The largest `breaker.failures`.
@@ -126,6 +132,22 @@ fn server(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<ServerConfig> {
         4_096,
         MAX_CONCURRENCY,
     );
+    let header_timeout = ctx.millis("server.header_timeout_ms", file.header_timeout_ms, 10_000);
+    let max_header_bytes = ctx
+        .bounded_from(
+            "server.max_header_bytes",
+            file.max_header_bytes,
+            16 * 1024,
+            MIN_HEADER_BYTES,
+            MAX_HEADER_BYTES,
+        )
+        .and_then(|n| usize::try_from(n).ok());
+    let max_connections = ctx.count(
+        "server.max_connections",
+        file.max_connections,
+        16_384,
+        MAX_CONNECTIONS,
+    );
     let tls = match file.tls {
         None => Some(None),
         Some(tls) => self::tls(ctx, tls).map(Some),
@@ -138,6 +160,9 @@ fn server(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<ServerConfig> {
         shutdown_grace: shutdown_grace?,
         insecure_no_auth: file.insecure_no_auth.unwrap_or(false),
         max_in_flight: max_in_flight?,
+        header_timeout: header_timeout?,
+        max_header_bytes: max_header_bytes?,
+        max_connections: max_connections?,
         tls: tls?,
     })
 }

@@ -12,7 +12,8 @@ fn an_unknown_key_is_named_with_its_path() {
     assert_error(
         &format!("{AUTH}\nserver:\n  listn: '127.0.0.1:1'\n"),
         "server.listn: unknown key (expected one of listen, metrics_listen, max_body_bytes, \
-         request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, tls)",
+         request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, \
+         header_timeout_ms, max_header_bytes, max_connections, tls)",
     );
 }
 
@@ -288,6 +289,22 @@ fn a_missing_required_key_is_named_with_its_path() {
 }
 
 #[test]
+fn the_connection_limits_are_bounded() {
+    assert_error(
+        &format!("{AUTH}\nserver:\n  max_header_bytes: 100\n"),
+        "server.max_header_bytes: must be at least 1024",
+    );
+    assert_error(
+        &format!("{AUTH}\nserver:\n  max_connections: 0\n"),
+        "server.max_connections: must be at least 1",
+    );
+    assert_error(
+        &format!("{AUTH}\nserver:\n  header_timeout_ms: 0\n"),
+        "server.header_timeout_ms: must be at least 1",
+    );
+}
+
+#[test]
 fn a_wrong_type_is_named_with_its_path_and_kind() {
     assert_error(
         &format!("{AUTH}\nserver:\n  max_body_bytes: lots\n"),
@@ -346,7 +363,8 @@ fn the_other_keys_of_an_item_are_checked_despite_a_mistake_in_one() {
     ));
     let expected = [
         "server.1: unknown key (expected one of listen, metrics_listen, max_body_bytes, \
-         request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, tls)",
+         request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, \
+         header_timeout_ms, max_header_bytes, max_connections, tls)",
         "server.max_body_bytes: expected a whole number (0 or more), found the number 1.5",
         "server.listen: expected a string, found the number 5",
         "server.max_in_flight: must be at least 1",

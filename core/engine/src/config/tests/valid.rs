@@ -19,6 +19,9 @@ server:
   shutdown_grace_ms: 2000
   insecure_no_auth: false
   max_in_flight: 10
+  header_timeout_ms: 2500
+  max_header_bytes: 8192
+  max_connections: 500
   tls:
     cert_path: "tls/server.pem"
     key_path: "@DIR@/server.key"
@@ -97,6 +100,9 @@ fn a_full_config_fills_every_section_of_the_model() {
     assert_eq!(server.shutdown_grace, Duration::from_millis(2000));
     assert!(!server.insecure_no_auth);
     assert_eq!(server.max_in_flight, 10);
+    assert_eq!(server.header_timeout, Duration::from_millis(2500));
+    assert_eq!(server.max_header_bytes, 8192);
+    assert_eq!(server.max_connections, 500);
     let tls = server.tls.as_ref().unwrap();
     assert_eq!(tls.cert_path, base.join("tls/server.pem"));
     assert_eq!(tls.key_path, base.join("server.key"));
@@ -213,6 +219,9 @@ fn absent_keys_take_the_documented_defaults() {
     assert_eq!(server.shutdown_grace, Duration::from_millis(10_000));
     assert!(!server.insecure_no_auth);
     assert_eq!(server.max_in_flight, 4_096);
+    assert_eq!(server.header_timeout, Duration::from_millis(10_000));
+    assert_eq!(server.max_header_bytes, 16_384);
+    assert_eq!(server.max_connections, 16_384);
     assert_eq!(server.tls, None);
     assert!(config.plugins.is_empty());
     assert_eq!(config.audit, None);
