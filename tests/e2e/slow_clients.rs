@@ -12,6 +12,7 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use sever_tests::eventually;
 use sever_tests::harness::raw::{Ended, RawClient, RawReply};
 use sever_tests::harness::{free_port, http, Sever};
+use sever_tests::sim::Fault;
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -86,6 +87,40 @@ fn a_body_trickled_past_request_timeout_is_cut_with_408_and_nothing_is_sent() {
     assert!(took < STUCK);
     client.expect_closed(Duration::from_secs(5));
     assert_nothing_sent(&sim);
+}
+
+#[test]
+fn a_slow_body_and_a_stalled_vendor_share_one_request_timeout() {
+    let sim = sim(&["sensor-17"]);
+    sim.set_fault(Fault::Stall);
+    // The vendor call alone may take 10 s; the whole request only 2 s.
+    let sever = start_tuned(&sim, ", request_timeout_ms: 2000", 10_000, 0);
+    let body = disconnect_body("sensor-17");
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut client = RawClient::connect(sever.port());
+    let head = format!(
+        "POST /v1/actions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ONCALL}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    let started = Instant::now();
+    client.send(head.as_bytes()).unwrap();
+    // A slow client: the second half of the body comes 1.2 s later.
+    client.set_read_timeout(Duration::from_millis(1200));
+    assert!(matches!(client.reply(false), Err(Ended::Silent)));
+    client.send(rest.as_bytes()).unwrap();
+    client.set_read_timeout(STUCK);
+    let reply = client.reply(false).unwrap();
+    let took = started.elapsed();
+
+    assert_eq!(reply.status, 504, "{reply:#?}");
+    assert_eq!(reply.json()["code"], "upstream_timeout", "{reply:#?}");
+    // Body and vendor call share the 2 s: not 1.2 s + 2 s.
+    assert!(
+        took < Duration::from_millis(2_900),
+        "request_timeout_ms is 2000: answered after {took:?}"
+    );
+    assert_eq!(sim.calls().len(), 1, "the vendor call was sent once");
 }
 
 /// Lets this test process hold `need` descriptors (its soft limit may be 1024).

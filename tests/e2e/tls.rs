@@ -15,8 +15,10 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, SanType,
 };
 use sever_tests::harness::http::{self, Client};
+use sever_tests::harness::raw::RawClient;
 use sever_tests::harness::{free_port, run_cli, write_config, Sever};
 use sever_tests::sim::CedaloSim;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use tempfile::TempDir;
 
@@ -211,6 +213,55 @@ fn plain_http_to_the_tls_port_fails_and_sends_nothing() {
     // An HTTPS client that does not trust the test CA is refused too.
     let untrusting = Client::https(Ca::new("other CA").cert.pem().as_bytes(), None);
     assert!(disconnect_with(&untrusting, &sever, Some(ONCALL), "sensor-17").is_err());
+    assert_nothing_sent(&sim);
+}
+
+#[test]
+fn a_stalled_handshake_is_closed_within_header_timeout_and_counted() {
+    let sim = sim(&["sensor-17"]);
+    let pki = Pki::new();
+    let metrics_port = free_port();
+    let extra = format!(", header_timeout_ms: 1000, metrics_listen: \"127.0.0.1:{metrics_port}\"");
+    let sever = Sever::start_https(
+        &tls_config(&sim, &pki, false, &extra),
+        &env(),
+        &pki.client(None),
+    );
+    let failures = |reason: &str| {
+        let scrape = http::get(&format!("http://127.0.0.1:{metrics_port}/metrics"), None);
+        metric(
+            &scrape.text,
+            "sever_tls_handshake_failures_total",
+            &[("reason", reason)],
+        )
+    };
+
+    // Connected, and not a byte of a ClientHello: the handshake never ends.
+    let started = std::time::Instant::now();
+    let mut stalled = RawClient::connect(sever.port());
+    stalled.expect_closed(std::time::Duration::from_secs(5));
+    let took = started.elapsed();
+    assert!(
+        took <= std::time::Duration::from_millis(2_000),
+        "header_timeout_ms is 1000: closed after {took:?}"
+    );
+    assert_eq!(failures("timeout"), Some(1.0));
+    // Not TLS at all: the handshake fails at once, with a TLS alert, never an HTTP answer.
+    let failed_before = failures("failed").unwrap_or_default();
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", sever.port())).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    plain.read_to_end(&mut answer).unwrap();
+    assert_eq!(answer.first(), Some(&0x15), "not a TLS alert: {answer:?}");
+    assert!(sever_tests::eventually(
+        std::time::Duration::from_secs(5),
+        || { failures("failed") == Some(failed_before + 1.0) }
+    ));
     assert_nothing_sent(&sim);
 }
 

@@ -321,25 +321,23 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     let plugins = sever.plugins().len();
     let ceiling = descriptor_budget(server_config.max_connections);
     let live = Arc::new(Live::new(sever));
+    // The handshake is Sever's (in the app, under the head deadline and the connection
+    // cap), so the listener itself is plain TCP either way.
+    let (acceptor, served_tls, listener) = match tls {
+        // rustls reads whole records: a TLS record's worth of read buffer saves reads.
+        Some((settings, served)) => (
+            Some(settings.build()),
+            Some(served),
+            ListenerConfig::tcp(listen.to_string())
+                .l4_buffer(L4BufferSettings::default().read(TLS_READ_BUFFER)),
+        ),
+        None => (None, None, plain_listener(listen)),
+    };
     let mut api = Service::new(
         "sever canonical API".to_owned(),
-        HttpApp::api(Arc::clone(&live), ceiling),
+        HttpApp::api(Arc::clone(&live), ceiling, acceptor),
     );
-    let served_tls = match tls {
-        // rustls reads whole records: a TLS record's worth of read buffer saves reads.
-        Some((settings, served)) => {
-            api.add_listener(
-                ListenerConfig::tcp(listen.to_string())
-                    .tls(settings)
-                    .l4_buffer(L4BufferSettings::default().read(TLS_READ_BUFFER)),
-            );
-            Some(served)
-        }
-        None => {
-            api.add_listener(plain_listener(listen));
-            None
-        }
-    };
+    api.add_listener(listener);
     server.add_service(api);
     if let Some(addr) = metrics_listen {
         let mut metrics = Service::new(

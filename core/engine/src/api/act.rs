@@ -33,6 +33,28 @@ impl Sever {
         idempotency_key: Option<&[u8]>,
     ) -> Answer {
         let started = self.ambient.clock.now();
+        self.act_since(
+            started,
+            caller,
+            body,
+            request_id,
+            traceparent,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// [`Sever::act`] for a request whose head arrived at `started`: reading its body
+    /// and its vendor calls share one `server.request_timeout_ms` from then.
+    pub(crate) async fn act_since(
+        &self,
+        started: Instant,
+        caller: &Caller,
+        body: &[u8],
+        request_id: &str,
+        traceparent: Option<&[u8]>,
+        idempotency_key: Option<&[u8]>,
+    ) -> Answer {
         let _in_flight = InFlight::enter(&self.metrics.in_flight);
         let trace = TraceContext::continue_or_start(traceparent, self.ambient.rng.as_ref());
         let parsed = canonical::parse(body);

@@ -154,6 +154,8 @@ impl Sever {
         if let Err(problem) = check_content_type(incoming.header("content-type")) {
             return self.refuse(problem, request_id);
         }
+        // One budget from here: the body and then the vendor calls.
+        let started = self.ambient.clock.now();
         let limit = self.config.server.max_body_bytes;
         let body = match incoming.read_body(limit).await {
             Body::Complete(body) => body,
@@ -164,7 +166,8 @@ impl Sever {
         // Owned: the request runs across awaits, and the session is not shared.
         let traceparent = incoming.header("traceparent").map(<[u8]>::to_vec);
         let key = incoming.header("idempotency-key").map(<[u8]>::to_vec);
-        self.act(
+        self.act_since(
+            started,
             caller,
             &body,
             request_id,

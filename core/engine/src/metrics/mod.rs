@@ -60,6 +60,10 @@ pub struct Metrics {
     /// connection closed before they reached the API (a [`crate::framing::Refusal`]
     /// label, or `header_timeout`).
     pub http_refusals: IntCounterVec,
+    /// `sever_tls_handshake_failures_total{reason}`: connections on a TLS `listen` closed
+    /// before a request could be read: the handshake failed (`failed`) or did not end
+    /// within `server.header_timeout_ms` of the accept (`timeout`).
+    pub tls_handshake_failures: IntCounterVec,
 }
 
 /// The `listener` labels of the connection metrics.
@@ -67,6 +71,9 @@ pub const LISTENERS: [&str; 2] = ["api", "metrics"];
 
 /// The `reason` label of a head not complete within `server.header_timeout_ms`.
 pub const HEADER_TIMEOUT: &str = "header_timeout";
+
+/// The `reason` labels of `sever_tls_handshake_failures_total`.
+pub const TLS_HANDSHAKE_REASONS: [&str; 2] = ["failed", "timeout"];
 
 /// Registering a freshly created metric in a fresh registry only fails on a programming
 /// error (duplicate or invalid name), caught by the unit tests.
@@ -207,6 +214,16 @@ impl Metrics {
             http_refusals.with_label_values(&[r.label()]);
         }
         http_refusals.with_label_values(&[HEADER_TIMEOUT]);
+        let tls_handshake_failures = must(IntCounterVec::new(
+            Opts::new(
+                "sever_tls_handshake_failures_total",
+                "Connections on a TLS listener closed before a request: the handshake failed or did not end within header_timeout_ms.",
+            ),
+            &["reason"],
+        ));
+        for r in TLS_HANDSHAKE_REASONS {
+            tls_handshake_failures.with_label_values(&[r]);
+        }
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -226,6 +243,7 @@ impl Metrics {
             Box::new(http_connections.clone()),
             Box::new(http_connections_refused.clone()),
             Box::new(http_refusals.clone()),
+            Box::new(tls_handshake_failures.clone()),
         ] {
             names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             must(registry.register(c));
@@ -251,6 +269,7 @@ impl Metrics {
             http_connections,
             http_connections_refused,
             http_refusals,
+            tls_handshake_failures,
         }
     }
 

@@ -17,9 +17,16 @@ use tokio::time::Instant;
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 
 /// Serves every request of one connection.
-pub(super) async fn serve(app: &HttpApp, mut stream: Stream, shutdown: &ShutdownWatch) {
+/// `accepted` is when the connection was accepted: its first head (and, with TLS, the
+/// handshake before it) must arrive within `server.header_timeout_ms` of then.
+pub(super) async fn serve(
+    app: &HttpApp,
+    mut stream: Stream,
+    shutdown: &ShutdownWatch,
+    accepted: Instant,
+) {
     let mut pending = BytesMut::new();
-    let mut accepted = Some(Instant::now());
+    let mut accepted = Some(accepted);
     loop {
         // The Sever in force when the request arrived serves all of it, even if a reload
         // swaps in another meanwhile.

@@ -24,12 +24,15 @@ pub(crate) use limits::descriptor_budget;
 use async_trait::async_trait;
 use limits::Gate;
 use pingora::apps::ServerApp;
+use pingora::listeners::tls::Acceptor;
+use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use prometheus::{IntCounter, IntGauge};
 use sever_engine::api::Listener;
 use sever_engine::live::Live;
 use std::sync::Arc;
+use tokio::time::Instant;
 
 /// Open connections `metrics_listen` takes: scrapers and probes need few, and a flood on
 /// `listen` never takes these.
@@ -46,12 +49,27 @@ pub(crate) struct HttpApp {
     ceiling: usize,
     open: IntGauge,
     refused: IntCounter,
+    /// With `server.tls`: the handshake, done here (not in pingora's accept loop, whose
+    /// 60 s limit is fixed) within `server.header_timeout_ms` of the accept, while the
+    /// connection holds its slot under the cap.
+    tls: Option<Handshakes>,
+}
+
+/// pingora's TLS acceptor (which has no `Debug`).
+pub(crate) struct Handshakes(Acceptor);
+
+impl std::fmt::Debug for Handshakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handshakes")
+    }
 }
 
 impl HttpApp {
     /// The `listen` app; `ceiling` is the descriptor budget for its connections.
-    pub(crate) fn api(live: Arc<Live>, ceiling: usize) -> Self {
-        Self::new(live, Listener::Api, "api", ceiling)
+    pub(crate) fn api(live: Arc<Live>, ceiling: usize, tls: Option<Acceptor>) -> Self {
+        let mut app = Self::new(live, Listener::Api, "api", ceiling);
+        app.tls = tls.map(Handshakes);
+        app
     }
 
     /// The `metrics_listen` app: `/metrics` and the probes.
@@ -71,6 +89,7 @@ impl HttpApp {
             ceiling,
             open,
             refused,
+            tls: None,
         }
     }
 
@@ -97,7 +116,48 @@ impl ServerApp for HttpApp {
             self.refused.inc();
             return None;
         };
-        connection::serve(self, stream, shutdown).await;
+        let accepted = Instant::now();
+        let stream = match &self.tls {
+            None => stream,
+            Some(Handshakes(acceptor)) => self.handshake(acceptor, stream, accepted).await?,
+        };
+        connection::serve(self, stream, shutdown, accepted).await;
         None
+    }
+}
+
+impl HttpApp {
+    /// The TLS handshake of a connection accepted at `accepted`, or `None` (counted) when
+    /// it fails or outlasts `server.header_timeout_ms`: the connection is then closed.
+    async fn handshake(
+        &self,
+        acceptor: &Acceptor,
+        stream: Stream,
+        accepted: Instant,
+    ) -> Option<Stream> {
+        let sever = self.live.load();
+        let failures = &sever.metrics().tls_handshake_failures;
+        // The TLS listener is a plain TCP one underneath: its streams are L4 streams.
+        let l4 = match stream.into_any().downcast::<L4Stream>() {
+            Ok(l4) => *l4,
+            Err(_) => {
+                tracing::error!("a TLS listener's connection is not a TCP stream");
+                return None;
+            }
+        };
+        let deadline = accepted + sever.config.server.header_timeout;
+        match tokio::time::timeout_at(deadline, acceptor.tls_handshake(l4)).await {
+            Ok(Ok(tls)) => Some(Box::new(tls)),
+            Ok(Err(e)) => {
+                // A client's failure, not Sever's: counted, and told at debug only.
+                tracing::debug!(error = %e, "TLS handshake failed");
+                failures.with_label_values(&["failed"]).inc();
+                None
+            }
+            Err(_) => {
+                failures.with_label_values(&["timeout"]).inc();
+                None
+            }
+        }
     }
 }
