@@ -15,12 +15,29 @@ pub enum Route {
     Metrics,
     /// `GET /openapi.json` (see [`crate::openapi`]).
     OpenApi,
+    // --- four-eyes approvals (`approvals.rs`) ---
+    /// `GET /v1/approvals`.
+    Approvals,
+    /// `GET /v1/approvals/{id}`.
+    Approval,
+    /// `POST /v1/approvals/{id}/approve`.
+    ApprovalApprove,
+    /// `POST /v1/approvals/{id}/deny`.
+    ApprovalDeny,
 }
 
 impl Route {
     /// Endpoints under `/v1/` need a valid bearer token.
     pub fn needs_token(self) -> bool {
-        matches!(self, Route::Actions | Route::Backends | Route::Plugins)
+        matches!(self, Route::Actions | Route::Backends | Route::Plugins) || self.is_approvals()
+    }
+
+    /// The approvals endpoints.
+    pub fn is_approvals(self) -> bool {
+        matches!(
+            self,
+            Route::Approvals | Route::Approval | Route::ApprovalApprove | Route::ApprovalDeny
+        )
     }
 }
 
@@ -54,13 +71,38 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         "/readyz" => (Route::Readyz, "GET"),
         "/metrics" => (Route::Metrics, "GET"),
         "/openapi.json" => (Route::OpenApi, "GET"),
-        _ => return Err(RouteError::NotFound),
+        _ => approval_route(path).ok_or(RouteError::NotFound)?,
     };
     if method == allow || (allow == "GET" && method == "HEAD") {
         Ok(route)
     } else {
         Err(RouteError::MethodNotAllowed { allow })
     }
+}
+
+/// The approvals routes: `/v1/approvals`, `/v1/approvals/{id}` and its `/approve` and
+/// `/deny` (any one segment is an id here; the endpoint tells a bad one, 404).
+fn approval_route(path: &str) -> Option<(Route, &'static str)> {
+    if path == "/v1/approvals" {
+        return Some((Route::Approvals, "GET"));
+    }
+    let rest = path.strip_prefix("/v1/approvals/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() {
+        return None;
+    }
+    match tail {
+        "" => Some((Route::Approval, "GET")),
+        "approve" => Some((Route::ApprovalApprove, "POST")),
+        "deny" => Some((Route::ApprovalDeny, "POST")),
+        _ => None,
+    }
+}
+
+/// The `{id}` of an approvals path.
+pub(crate) fn approval_id(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/approvals/")?;
+    Some(rest.split_once('/').map_or(rest, |(id, _)| id))
 }
 
 /// 415 unless the content type is `application/json` (parameters such as `charset` allowed).
