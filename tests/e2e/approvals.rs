@@ -566,6 +566,52 @@ fn stopping_with_the_in_memory_store_tells_how_many_pending_approvals_are_droppe
         .lines()
         .find(|l| l.contains("pending approvals in memory are dropped"))
         .unwrap_or_else(|| panic!("{stderr}"));
-    assert!(line.contains("dropped") && line.contains('2'), "{line}");
+    assert!(line.contains(r#""dropped":2"#), "{line}");
     assert_nothing_sent(&fleet.eu);
+}
+
+#[test]
+fn a_run_that_fails_still_uses_the_approval_up_with_its_result() {
+    let fleet = Fleet::new();
+    let sever = start(&fleet, 60_000);
+    let id = hold(&sever, &critical_body("ghost"));
+
+    approve(&sever, LEAD, &id).expect_problem(404, "target_not_found");
+
+    assert_eq!(fleet.eu.calls().len(), 1, "the vendor was asked once");
+    let a = show(&sever, ONCALL, &id).json().clone();
+    assert_eq!(a["state"], "executed", "{a:#}");
+    assert_eq!(a["result"]["status"], 404);
+    assert_eq!(a["result"]["code"], "target_not_found");
+    approve(&sever, SECOND, &id).expect_problem(409, "approval_decided");
+    assert_eq!(fleet.eu.calls().len(), 1);
+    let lines = phase_lines(sever.audit_all_lines(), "approval");
+    assert_eq!(lines.last().unwrap()["result"]["code"], "target_not_found");
+}
+
+#[test]
+fn a_reload_keeps_pending_approvals() {
+    let fleet = Fleet::new();
+    let sever = start(&fleet, 60_000);
+    let id = hold(&sever, &critical_body("c1"));
+    // The new config names other approvers: the held request keeps the ones it was held
+    // with.
+    let changed = std::fs::read_to_string(sever.config_path())
+        .unwrap()
+        .replace(
+            "approvers: [lead, second, narrow]",
+            "approvers: [bystander]",
+        );
+    std::fs::write(sever.config_path(), changed).unwrap();
+
+    reload(&sever, Reload::Success);
+
+    assert_eq!(listed(&sever, LEAD), [id.clone()]);
+    let run = approve(&sever, LEAD, &id);
+    assert_eq!(run.status, 200, "{run:#?}");
+    assert_one_disconnect_call(&fleet.eu, "c1");
+    // New requests follow the new rule.
+    let next = hold(&sever, &critical_body("c2"));
+    approve(&sever, LEAD, &next).expect_problem(403, "forbidden");
+    assert_eq!(approve(&sever, BYSTANDER, &next).status, 200);
 }
