@@ -201,10 +201,10 @@ fn a_matching_request_is_held_with_202_and_sends_nothing() {
 
     assert_nothing_sent(&fleet.eu);
     assert!(fleet.eu.is_connected("c1"));
-    assert_eq!(listed(&sever, LEAD), [id.clone()]);
+    assert_eq!(listed(&sever, LEAD), [id.as_str()]);
     assert_eq!(
         listed(&sever, ONCALL),
-        [id.clone()],
+        [id.as_str()],
         "the requester sees its own"
     );
     assert!(
@@ -606,7 +606,7 @@ fn a_reload_keeps_pending_approvals() {
 
     reload(&sever, Reload::Success);
 
-    assert_eq!(listed(&sever, LEAD), [id.clone()]);
+    assert_eq!(listed(&sever, LEAD), [id.as_str()]);
     let run = approve(&sever, LEAD, &id);
     assert_eq!(run.status, 200, "{run:#?}");
     assert_one_disconnect_call(&fleet.eu, "c1");

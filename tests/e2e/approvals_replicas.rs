@@ -32,7 +32,7 @@ fn a_request_held_by_one_replica_is_approved_through_the_other_exactly_once() {
 
     let id = hold(&a, &critical_body("c1"));
 
-    assert_eq!(listed(&b, LEAD), [id.clone()]);
+    assert_eq!(listed(&b, LEAD), [id.as_str()]);
     assert_eq!(show(&b, LEAD, &id).json()["state"], "pending");
     assert!(
         redis.keys().iter().any(|k| k.ends_with(&id)),
@@ -127,7 +127,7 @@ fn an_expiry_is_told_once_across_replicas_and_stopping_drops_nothing() {
         "{}",
         a.stderr()
     );
-    assert_eq!(listed(&b, LEAD), [kept.clone()]);
+    assert_eq!(listed(&b, LEAD), [kept.as_str()]);
     let run = approve(&b, LEAD, &kept);
     assert!(matches!(run.status, 200 | 207), "{run:#?}");
     assert_eq!(fleet.us.calls().len(), 1);
