@@ -23,12 +23,27 @@ impl BackgroundService for ApprovalsSweep {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut ticks = tokio::time::interval(EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A store that cannot be asked is told once, not every second, and its return too.
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {
                     let sever = self.live.load();
-                    if sever.sweeps_approvals() {
-                        sever.expire_approvals().await;
+                    if !sever.sweeps_approvals() {
+                        continue;
+                    }
+                    match sever.expire_approvals().await {
+                        Ok(_) if failing => {
+                            failing = false;
+                            tracing::info!("approvals store: the expiry sweep works again");
+                        }
+                        Ok(_) => {}
+                        Err(e) if !failing => {
+                            failing = true;
+                            tracing::warn!(error = %e, "approvals store: the expiry sweep failed; \
+                                           expiry is found on access until it works again");
+                        }
+                        Err(_) => {}
                     }
                 }
                 _ = shutdown.changed() => return,

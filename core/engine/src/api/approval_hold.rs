@@ -233,20 +233,15 @@ impl Sever {
 
     /// Marks expired every pending approval past its `ttl_ms` (each told once across
     /// replicas) and refreshes `sever_approvals_pending`; returns how many this call
-    /// expired. Run every second by the server, and before approvals are listed or shown.
-    pub async fn expire_approvals(&self) -> usize {
-        let expired = match self.approvals.expire_due().await {
-            Ok(expired) => expired,
-            Err(e) => {
-                tracing::warn!(error = %e, "approvals store: expiry sweep failed");
-                return 0;
-            }
-        };
+    /// expired. Run every second by the server, and before approvals are listed or shown
+    /// (where an error is left to the store call that follows).
+    pub async fn expire_approvals(&self) -> Result<usize, crate::approvals::ApprovalStoreError> {
+        let expired = self.approvals.expire_due().await?;
         for approval in &expired {
             self.report_expired(approval);
         }
         self.refresh_pending_gauge().await;
-        expired.len()
+        Ok(expired.len())
     }
 
     /// How many approvals are pending in this process's memory (lost when it stops);

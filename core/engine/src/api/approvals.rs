@@ -33,7 +33,7 @@ impl Sever {
     ) -> Answer {
         let problem = |p: ApiProblem| Answer::problem(&p, request_id);
         if route == Route::Approvals {
-            self.expire_approvals().await;
+            let _ = self.expire_approvals().await;
             return match self.approvals.pending().await {
                 Ok(list) => {
                     let visible: Vec<Value> = list
@@ -54,7 +54,7 @@ impl Sever {
             return problem(problems::approval_not_found());
         }
         if route == Route::Approval {
-            self.expire_approvals().await;
+            let _ = self.expire_approvals().await;
         }
         let approval = match self.approvals.get(id).await {
             Ok(Some(a)) if self.may_see(caller, &a) => a,

@@ -140,6 +140,39 @@ mod tests {
     }
 
     #[test]
+    fn approvals_paths_route_with_their_id() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let at = |tail: &str| format!("/v1/approvals/{id}{tail}");
+        assert_eq!(route("GET", "/v1/approvals"), Ok(Route::Approvals));
+        assert_eq!(route("HEAD", &at("")), Ok(Route::Approval));
+        assert_eq!(route("POST", &at("/approve")), Ok(Route::ApprovalApprove));
+        assert_eq!(route("POST", &at("/deny")), Ok(Route::ApprovalDeny));
+        assert_eq!(
+            route("GET", &at("/approve")),
+            Err(RouteError::MethodNotAllowed { allow: "POST" })
+        );
+        assert_eq!(
+            route("POST", &at("")),
+            Err(RouteError::MethodNotAllowed { allow: "GET" })
+        );
+        for unknown in [
+            "/v1/approvals/",
+            "/v1/approvals//approve",
+            &at("/run"),
+            &at("/deny/x"),
+        ] {
+            assert_eq!(
+                route("POST", unknown),
+                Err(RouteError::NotFound),
+                "{unknown}"
+            );
+        }
+        assert_eq!(approval_id(&at("/deny")), Some(id));
+        assert_eq!(approval_id(&at("")), Some(id));
+        assert!(Route::ApprovalDeny.needs_token() && Route::Approvals.is_approvals());
+    }
+
+    #[test]
     fn only_json_bodies_are_taken() {
         for ok in [&b"application/json"[..], b"Application/JSON; charset=utf-8"] {
             assert_eq!(check_content_type(Some(ok)), Ok(()));

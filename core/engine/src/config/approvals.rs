@@ -219,6 +219,37 @@ fn rule(
     })
 }
 
+/// Approval rules that can never match: a backend pattern or a tag no configured backend
+/// has (a typo would otherwise let every request through unapproved).
+pub(super) fn warnings(config: &super::Config) -> Vec<super::ConfigError> {
+    let mut warnings = Vec::new();
+    if config.backends.is_empty() {
+        return warnings;
+    }
+    for rule in &config.approvals.rules {
+        let at = path::index("approvals.rules", rule.index);
+        for (i, pattern) in rule.backends.iter().enumerate() {
+            if !config.backends.iter().any(|b| pattern.matches(&b.name)) {
+                warnings.push(super::ConfigError::new(
+                    &config.source,
+                    path::index(&path::key(&at, "backends"), i),
+                    "matches no configured backend",
+                ));
+            }
+        }
+        for (i, tag) in rule.tags.iter().enumerate() {
+            if !config.backends.iter().any(|b| b.tags.contains(tag)) {
+                warnings.push(super::ConfigError::new(
+                    &config.source,
+                    path::index(&path::key(&at, "tags"), i),
+                    "no configured backend carries this tag",
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 #[cfg(test)]
 #[path = "approvals_tests.rs"]
 mod tests;

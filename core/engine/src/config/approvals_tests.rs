@@ -186,3 +186,21 @@ fn approvals_need_authentication() {
         "{FILE}:approvals: approvals need caller authentication"
     )));
 }
+
+#[test]
+fn rules_that_can_never_match_are_warned_about() {
+    let yaml = format!(
+        "{AUTH}\nbackends:\n  mqtt-eu: {{ plugin: cedalo, url: 'http://h', tags: [eu] }}\n\
+         approvals:\n  rules: [ {{ backends: ['idp-*', 'mqtt-*'], tags: [critcal, eu], \
+         approvers: [lead] }} ]\n"
+    );
+    let config = parse_str(&yaml, Path::new(FILE), &|_| None).unwrap();
+    let lines: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{FILE}:approvals.rules[0].backends[0]: matches no configured backend"),
+            format!("{FILE}:approvals.rules[0].tags[0]: no configured backend carries this tag"),
+        ]
+    );
+}

@@ -100,6 +100,7 @@ impl Config {
                 }
             }
         }
+        warnings.extend(super::approvals::warnings(self));
         warnings
     }
 }
