@@ -11,6 +11,8 @@
 mod common;
 
 mod alibaba;
+mod approvals;
+mod approvals_replicas;
 mod audit_drain;
 mod audit_log;
 mod aws_iot;

@@ -235,6 +235,12 @@ fn no_label_value_comes_from_caller_input() {
         // sever_http_connections{listener}, sever_http_connections_refused_total{listener}
         "api",
         "metrics",
+        // sever_approvals_total{state}
+        "requested",
+        "approved",
+        "denied",
+        "expired",
+        "executed",
         // sever_http_refusals_total{reason}: the fixed list of docs/api.md
         "header_timeout",
         "malformed",

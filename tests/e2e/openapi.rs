@@ -120,8 +120,24 @@ fn schemathesis_finds_no_answer_outside_the_document_and_no_server_error() {
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
-        .args(["--generation-database", "none", "--workers", "2"])
+        // One worker: CPython 3.11's `ast` module keeps its recursion depth per interpreter,
+        // not per thread, so two workers parsing sources at once (Hypothesis describing a
+        // filter lambda, as it does for path parameters) can fail with "AST constructor
+        // recursion depth mismatch" — an error of the tool, not of Sever.
+        .args(["--generation-database", "none", "--workers", "1"])
         .args(["--request-timeout", "10", "--no-color"])
+        // Every warning but `missing_test_data` and `low_valid_rate`, which both count
+        // generated identifiers that name nothing: the approvals operations take an id
+        // that only a held request creates (so every generated id gets the documented
+        // `404 approval_not_found`; tests/e2e/approvals.rs covers the rest), and fuzzed
+        // backend names get `404 unknown_backend`.
+        .args([
+            "--warnings",
+            "missing_auth,base_url_mismatch,validation_mismatch,missing_deserializer,\
+             unused_openapi_auth,unsupported_regex,method_not_allowed,constants_extraction,\
+             unmatched_filter,unresolvable_reference,rate_limited,\
+             dictionary_mismatch,timeout_units",
+        ])
         // Hypothesis and reports write into the working folder: a temp one.
         .current_dir(work.path())
         .env("NO_PROXY", "127.0.0.1,localhost")

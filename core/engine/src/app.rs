@@ -226,6 +226,9 @@ pub struct Sever {
     /// Remembered `Idempotency-Key` answers (kept across reloads while the section is
     /// unchanged).
     pub(crate) idempotency: IdempotencyStore,
+    /// Requests waiting for a four-eyes approval (kept across reloads while
+    /// `idempotency.redis_url` is unchanged).
+    pub(crate) approvals: crate::approvals::ApprovalStore,
     pub(crate) upstream: Arc<dyn Upstream>,
     /// The clock and randomness of everything this Sever runs.
     pub(crate) ambient: Ambient,
@@ -394,6 +397,22 @@ impl Sever {
                 errors
             })?,
         };
+        let approvals = match previous {
+            Some(p) if p.config.idempotency.redis_url == config.idempotency.redis_url => {
+                p.approvals.clone()
+            }
+            _ => {
+                crate::approvals::ApprovalStore::from_config(&config.idempotency).map_err(|e| {
+                    let mut errors = ConfigErrors::new();
+                    errors.push(ConfigError::new(
+                        &config.source,
+                        "idempotency.redis_url",
+                        e.to_string(),
+                    ));
+                    errors
+                })?
+            }
+        };
         for p in &loaded.plugins {
             metrics
                 .plugin_info
@@ -415,6 +434,7 @@ impl Sever {
             audit,
             pending,
             idempotency,
+            approvals,
             upstream,
             ambient,
             linked,

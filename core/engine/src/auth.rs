@@ -206,6 +206,22 @@ impl Authenticator {
         })
     }
 
+    /// The configured caller named `name` (a token's or a client's), as if it had called:
+    /// the requester of an approved request, whose own rules the run is checked against.
+    pub fn caller_named(&self, name: &str) -> Option<Caller> {
+        if let Some(i) = self.tokens.iter().position(|t| t.name == name) {
+            return Some(Caller {
+                name: name.to_owned(),
+                grant: Grant::Token(i),
+            });
+        }
+        let i = self.clients.iter().position(|c| c.name == name)?;
+        Some(Caller {
+            name: name.to_owned(),
+            grant: Grant::Client(i),
+        })
+    }
+
     /// True when the caller may do `action` on the backend called `backend`.
     pub fn allows(&self, caller: &Caller, backend: &str, action: Action) -> bool {
         match caller.grant {

@@ -15,7 +15,7 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 
 /// Every route. A new [`Route`] variant fails to compile in [`path_of`] until it is added
 /// there, here, and to `openapi.json`.
-const ROUTES: [Route; 7] = [
+const ROUTES: [Route; 11] = [
     Route::Actions,
     Route::Backends,
     Route::Plugins,
@@ -23,6 +23,10 @@ const ROUTES: [Route; 7] = [
     Route::Readyz,
     Route::Metrics,
     Route::OpenApi,
+    Route::Approvals,
+    Route::Approval,
+    Route::ApprovalApprove,
+    Route::ApprovalDeny,
 ];
 
 fn path_of(route: Route) -> &'static str {
@@ -34,6 +38,10 @@ fn path_of(route: Route) -> &'static str {
         Route::Readyz => "/readyz",
         Route::Metrics => "/metrics",
         Route::OpenApi => "/openapi.json",
+        Route::Approvals => "/v1/approvals",
+        Route::Approval => "/v1/approvals/{id}",
+        Route::ApprovalApprove => "/v1/approvals/{id}/approve",
+        Route::ApprovalDeny => "/v1/approvals/{id}/deny",
     }
 }
 
@@ -309,8 +317,8 @@ fn the_action_request_takes_json_and_documents_every_status_it_can_answer() {
     assert_eq!(
         statuses,
         [
-            "200", "207", "400", "401", "403", "404", "408", "409", "413", "415", "422", "429",
-            "431", "500", "501", "502", "503", "504", "505"
+            "200", "202", "207", "400", "401", "403", "404", "408", "409", "413", "415", "422",
+            "429", "431", "500", "501", "502", "503", "504", "505"
         ]
     );
     let headers: Vec<String> = op["parameters"]

@@ -36,11 +36,14 @@ pub enum ProblemCode {
     HeadersTooLarge,
     NotImplemented,
     HttpVersionNotSupported,
+    ApprovalNotFound,
+    ApprovalDecided,
+    ApprovalExpired,
 }
 
 impl ProblemCode {
     /// Every code, in the spec's table order.
-    pub const ALL: [ProblemCode; 26] = [
+    pub const ALL: [ProblemCode; 29] = [
         ProblemCode::InvalidRequest,
         ProblemCode::Unauthenticated,
         ProblemCode::Forbidden,
@@ -67,6 +70,9 @@ impl ProblemCode {
         ProblemCode::HeadersTooLarge,
         ProblemCode::NotImplemented,
         ProblemCode::HttpVersionNotSupported,
+        ProblemCode::ApprovalNotFound,
+        ProblemCode::ApprovalDecided,
+        ProblemCode::ApprovalExpired,
     ];
 
     /// The wire name (`target_not_found`).
@@ -98,6 +104,9 @@ impl ProblemCode {
             ProblemCode::HeadersTooLarge => "headers_too_large",
             ProblemCode::NotImplemented => "not_implemented",
             ProblemCode::HttpVersionNotSupported => "http_version_not_supported",
+            ProblemCode::ApprovalNotFound => "approval_not_found",
+            ProblemCode::ApprovalDecided => "approval_decided",
+            ProblemCode::ApprovalExpired => "approval_expired",
         }
     }
 
@@ -129,6 +138,9 @@ impl ProblemCode {
             ProblemCode::HeadersTooLarge => 431,
             ProblemCode::NotImplemented => 501,
             ProblemCode::HttpVersionNotSupported => 505,
+            ProblemCode::ApprovalNotFound => 404,
+            ProblemCode::ApprovalDecided => 409,
+            ProblemCode::ApprovalExpired => 410,
         }
     }
 
@@ -161,6 +173,9 @@ impl ProblemCode {
             ProblemCode::HeadersTooLarge => "The request head is too large",
             ProblemCode::NotImplemented => "The request uses a feature Sever does not implement",
             ProblemCode::HttpVersionNotSupported => "The HTTP version is not supported",
+            ProblemCode::ApprovalNotFound => "No approval by that id",
+            ProblemCode::ApprovalDecided => "The approval was already approved or denied",
+            ProblemCode::ApprovalExpired => "The approval expired before it was decided",
         }
     }
 

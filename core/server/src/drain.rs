@@ -24,7 +24,7 @@ pub(crate) fn exit_when_drained(live: &Live, telemetry: Option<&Telemetry>, dead
             idle_polls += 1;
             if idle_polls >= 5 {
                 tracing::info!("drained; exiting");
-                exit(telemetry, 0);
+                exit(live, telemetry, 0);
             }
         } else {
             idle_polls = 0;
@@ -32,7 +32,7 @@ pub(crate) fn exit_when_drained(live: &Live, telemetry: Option<&Telemetry>, dead
         std::thread::sleep(POLL);
     }
     let status = cut_short(live);
-    exit(telemetry, status);
+    exit(live, telemetry, status);
 }
 
 /// The grace period is over: writes the outcome line of every request still pending,
@@ -62,10 +62,11 @@ pub(crate) fn cut_short(live: &Live) -> i32 {
 /// runtime that is being shut down.
 pub(crate) fn stop_now(live: &Live, telemetry: Option<&Telemetry>) -> ! {
     let status = cut_short(live);
-    exit(telemetry, status)
+    exit(live, telemetry, status)
 }
 
-fn exit(telemetry: Option<&Telemetry>, status: i32) -> ! {
+fn exit(live: &Live, telemetry: Option<&Telemetry>, status: i32) -> ! {
+    crate::approvals_sweep::log_dropped(live);
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();
     }

@@ -3,6 +3,7 @@
 //! a client for a running server (`act`, `backends`, `plugins --remote`, `health`).
 
 mod app;
+mod approvals_sweep;
 mod client;
 mod drain;
 mod http;
@@ -86,6 +87,9 @@ enum Command {
     /// Exit status: 0 done, accepted or dry-run; 1 the request failed, or every backend
     /// did; 3 some backends failed and some did not; 4 waiting (202); 2 usage.
     Act(Box<ActArgs>),
+    /// Four-eyes approvals on a running Sever: list the pending ones (default), show one,
+    /// approve it (it runs: exit status as for `act`) or deny it.
+    Approvals(client::approvals::ApprovalsArgs),
     /// List a running Sever's backends: name, plugin, tags, actions, breaker state.
     Backends(BackendsArgs),
     /// Exit 0 when a running Sever answers GET /healthz (or /readyz) with 200, else 1:
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
             local::plugins(config, &files, json)
         }
         Command::Act(args) => client::act::run(&args).into(),
+        Command::Approvals(args) => client::approvals::run(&args).into(),
         Command::Backends(args) => client::listing::backends(&args).into(),
         Command::Health(args) => client::listing::health(&args).into(),
     }

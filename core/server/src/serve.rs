@@ -348,6 +348,12 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
         server.add_service(metrics);
     }
     server.add_service(background_service(
+        "sever approvals sweep",
+        crate::approvals_sweep::ApprovalsSweep {
+            live: Arc::clone(&live),
+        },
+    ));
+    server.add_service(background_service(
         "sever readiness",
         Readiness {
             live: Arc::clone(&live),
@@ -365,6 +371,7 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     // pingora's own grace period ended before the drain watcher's (or a fast stop):
     // whatever is still pending is cut short here.
     let status = crate::drain::cut_short(&live);
+    crate::approvals_sweep::log_dropped(&live);
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();
     }

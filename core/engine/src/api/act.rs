@@ -111,6 +111,7 @@ impl Sever {
             request_id: received.request_id,
             started: received.started,
             trace: received.trace,
+            approval: None,
         };
         match key {
             None => {
@@ -128,6 +129,10 @@ impl Sever {
             Ok(admitted) => admitted,
             Err(problem) => return self.refused(call, problem),
         };
+        // Checked like any other; held, not sent, when an approvals rule matches.
+        if let Some(rule) = self.approval_rule(call, &admitted) {
+            return self.hold(call, admitted, rule).await;
+        }
         // Written before the first vendor call; nothing is sent without it.
         let intent = match self.write_intent(call, &admitted) {
             Ok(intent) => intent,
@@ -237,10 +242,10 @@ fn check_idempotency_key(key: &[u8]) -> Result<&str, ApiProblem> {
 
 /// Counts a request in `sever_in_flight_requests` for as long as it lives, however it
 /// ends (answered, or dropped with its connection).
-struct InFlight<'a>(&'a prometheus::IntGauge);
+pub(super) struct InFlight<'a>(&'a prometheus::IntGauge);
 
 impl<'a> InFlight<'a> {
-    fn enter(gauge: &'a prometheus::IntGauge) -> Self {
+    pub(super) fn enter(gauge: &'a prometheus::IntGauge) -> Self {
         gauge.inc();
         InFlight(gauge)
     }

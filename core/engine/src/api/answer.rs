@@ -59,6 +59,7 @@ pub(crate) fn render(report: Report<'_>) -> Answer {
             });
             Answer::json(summary.status(), &body)
         }
+        Report::Pending { call, held, .. } => super::approval_hold::pending_answer(call, &held),
         Report::Replay { stored, .. } => {
             let mut headers: Vec<(&'static str, String)> = stored
                 .headers
@@ -115,9 +116,14 @@ fn fan_out_result(request_id: &str, part: Part<'_>) -> Value {
 
 /// The stored headers a replay sends again, as static names (anything else is dropped).
 fn replayable_header(name: &str) -> Option<&'static str> {
-    ["content-type", "retry-after", "www-authenticate"]
-        .into_iter()
-        .find(|n| n.eq_ignore_ascii_case(name))
+    [
+        "content-type",
+        "retry-after",
+        "www-authenticate",
+        "location",
+    ]
+    .into_iter()
+    .find(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Milliseconds with three decimals.

@@ -62,6 +62,10 @@ impl Sever {
                 };
                 write(&line, call.request_id);
             }
+            Report::Pending { call, held, .. } => {
+                let line = self.approval_line(super::approval_hold::Event::Requested, held, None);
+                write_value(log, &line, call.request_id, &complete, self);
+            }
             Report::Replay {
                 call,
                 stored,
@@ -81,6 +85,26 @@ impl Sever {
             }
         }
         complete.get()
+    }
+}
+
+/// Writes one prepared line (an approval's), counted and logged like the others when it
+/// cannot be written.
+fn write_value(
+    log: &crate::audit::AuditLog,
+    line: &Value,
+    request_id: &str,
+    complete: &std::cell::Cell<bool>,
+    sever: &Sever,
+) {
+    if let Err(e) = log.write(line) {
+        complete.set(false);
+        sever
+            .metrics
+            .audit_write_failures
+            .with_label_values(&[OUTCOME])
+            .inc();
+        tracing::error!(error = %e, request_id, "audit approval line not written");
     }
 }
 
@@ -130,5 +154,7 @@ fn line<'a>(
         summary: None,
         replayed: false,
         insecure: call.caller.is_insecure(),
+        approval_id: call.approval.map(|a| a.id),
+        approver: call.approval.map(|a| a.approver),
     }
 }

@@ -92,6 +92,8 @@ fn keeps(report: &Report<'_>) -> bool {
             ),
         },
         Report::FanOut { call, .. } => !call.request.dry_run,
+        // A retry gets the same approval, never a second one.
+        Report::Pending { .. } => true,
         Report::Unparsed { .. } | Report::Replay { .. } => false,
     }
 }

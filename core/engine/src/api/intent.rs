@@ -149,6 +149,8 @@ impl Sever {
             target: &call.request.target,
             reason: call.request.reason.as_deref(),
             insecure: call.caller.is_insecure(),
+            approval_id: call.approval.map(|a| a.id),
+            approver: call.approval.map(|a| a.approver),
         };
         let mut intent = Vec::with_capacity(384);
         let written = match crate::audit::safe_text::to_writer(&mut intent, &record) {

@@ -20,6 +20,8 @@
 
 mod act;
 mod answer;
+mod approval_hold;
+mod approvals;
 mod audit_line;
 mod checks;
 mod endpoints;
@@ -91,6 +93,9 @@ pub(crate) struct Call<'a> {
     pub request_id: &'a str,
     pub started: Instant,
     pub trace: &'a TraceContext,
+    /// Set when this is the run of an approved request: never held again, and its audit
+    /// lines name the approval and its approver.
+    pub approval: Option<&'a approval_hold::ApprovalRun<'a>>,
 }
 
 impl Sever {
@@ -126,6 +131,7 @@ impl Sever {
             Route::Metrics => return self.metrics_answer(),
             Route::OpenApi => return crate::openapi::answer(),
             Route::Actions | Route::Backends | Route::Plugins => {}
+            Route::Approvals | Route::Approval | Route::ApprovalApprove | Route::ApprovalDeny => {}
         }
         let caller = self.authenticate_peer(
             incoming.header("authorization"),
@@ -140,6 +146,10 @@ impl Sever {
         match route {
             Route::Backends => self.backends_answer(),
             Route::Plugins => self.plugins_answer(),
+            r if r.is_approvals() => {
+                self.approvals_endpoint(r, incoming.path(), &caller, request_id)
+                    .await
+            }
             _ => self.action(incoming, &caller, request_id).await,
         }
     }

@@ -49,6 +49,21 @@ impl Sever {
                     "fan-out request"
                 );
             }
+            // Counted in `sever_approvals_total{state="requested"}` by the hold.
+            Report::Pending {
+                call,
+                held,
+                elapsed,
+            } => tracing::info!(
+                request_id = call.request_id,
+                caller = %call.caller.name,
+                action = call.request.action.as_str(),
+                backends = ?held.backends,
+                approval_id = %held.id,
+                status = 202,
+                duration_ms = millis(*elapsed),
+                "held for approval"
+            ),
             // Counted in `sever_idempotency_replays_total` by the store.
             Report::Replay { call, stored, .. } => tracing::info!(
                 request_id = %stored.request_id,

@@ -171,6 +171,43 @@ pub(crate) fn idempotency_store_unavailable() -> ApiProblem {
     )
 }
 
+/// 503 `overloaded`: the approvals store cannot be asked.
+pub(crate) fn approval_store_unavailable() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::Overloaded,
+        "the approvals store cannot be reached; nothing was sent",
+    )
+}
+
+/// 404 `approval_not_found`: no approval by this id that the caller may see.
+pub(crate) fn approval_not_found() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::ApprovalNotFound,
+        "no approval by this id is visible to this caller",
+    )
+}
+
+/// 409 `approval_decided`: approved (or being run), denied, or run already.
+pub(crate) fn approval_decided(state: &str) -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::ApprovalDecided,
+        format!("this approval is already {state}"),
+    )
+}
+
+/// 410 `approval_expired`: its `ttl_ms` ran out before anyone decided.
+pub(crate) fn approval_expired() -> ApiProblem {
+    ApiProblem::new(
+        ProblemCode::ApprovalExpired,
+        "this approval expired before it was approved or denied; nothing was sent",
+    )
+}
+
+/// 403 `forbidden`: the caller may not decide this approval (`why` says which rule).
+pub(crate) fn approval_forbidden(why: impl Into<String>) -> ApiProblem {
+    ApiProblem::new(ProblemCode::Forbidden, why)
+}
+
 /// How a backend's flow failed, as the problem answered for it.
 pub(crate) fn flow_failed(error: FlowError, backend: &Backend) -> ApiProblem {
     let name = backend.name.as_str();

@@ -137,6 +137,12 @@ pub(crate) enum Report<'a> {
         /// Its intent line (`None` for a dry-run).
         intent: Option<Ticket<'a>>,
     },
+    /// Checked and held for a four-eyes approval (`approval_hold.rs`): nothing was sent.
+    Pending {
+        call: &'a Call<'a>,
+        held: Box<crate::approvals::Held>,
+        elapsed: Duration,
+    },
     /// An `Idempotency-Key` repeat, answered with the first answer: nothing was sent.
     Replay {
         call: &'a Call<'a>,

@@ -15,12 +15,29 @@ pub enum Route {
     Metrics,
     /// `GET /openapi.json` (see [`crate::openapi`]).
     OpenApi,
+    // --- four-eyes approvals (`approvals.rs`) ---
+    /// `GET /v1/approvals`.
+    Approvals,
+    /// `GET /v1/approvals/{id}`.
+    Approval,
+    /// `POST /v1/approvals/{id}/approve`.
+    ApprovalApprove,
+    /// `POST /v1/approvals/{id}/deny`.
+    ApprovalDeny,
 }
 
 impl Route {
     /// Endpoints under `/v1/` need a valid bearer token.
     pub fn needs_token(self) -> bool {
-        matches!(self, Route::Actions | Route::Backends | Route::Plugins)
+        matches!(self, Route::Actions | Route::Backends | Route::Plugins) || self.is_approvals()
+    }
+
+    /// The approvals endpoints.
+    pub fn is_approvals(self) -> bool {
+        matches!(
+            self,
+            Route::Approvals | Route::Approval | Route::ApprovalApprove | Route::ApprovalDeny
+        )
     }
 }
 
@@ -54,13 +71,38 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         "/readyz" => (Route::Readyz, "GET"),
         "/metrics" => (Route::Metrics, "GET"),
         "/openapi.json" => (Route::OpenApi, "GET"),
-        _ => return Err(RouteError::NotFound),
+        _ => approval_route(path).ok_or(RouteError::NotFound)?,
     };
     if method == allow || (allow == "GET" && method == "HEAD") {
         Ok(route)
     } else {
         Err(RouteError::MethodNotAllowed { allow })
     }
+}
+
+/// The approvals routes: `/v1/approvals`, `/v1/approvals/{id}` and its `/approve` and
+/// `/deny` (any one segment is an id here; the endpoint tells a bad one, 404).
+fn approval_route(path: &str) -> Option<(Route, &'static str)> {
+    if path == "/v1/approvals" {
+        return Some((Route::Approvals, "GET"));
+    }
+    let rest = path.strip_prefix("/v1/approvals/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() {
+        return None;
+    }
+    match tail {
+        "" => Some((Route::Approval, "GET")),
+        "approve" => Some((Route::ApprovalApprove, "POST")),
+        "deny" => Some((Route::ApprovalDeny, "POST")),
+        _ => None,
+    }
+}
+
+/// The `{id}` of an approvals path.
+pub(crate) fn approval_id(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/approvals/")?;
+    Some(rest.split_once('/').map_or(rest, |(id, _)| id))
 }
 
 /// 415 unless the content type is `application/json` (parameters such as `charset` allowed).
@@ -95,6 +137,39 @@ mod tests {
         );
         assert_eq!(route("GET", "/v1/action"), Err(RouteError::NotFound));
         assert_eq!(RouteError::NotFound.problem().code, ProblemCode::NotFound);
+    }
+
+    #[test]
+    fn approvals_paths_route_with_their_id() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let at = |tail: &str| format!("/v1/approvals/{id}{tail}");
+        assert_eq!(route("GET", "/v1/approvals"), Ok(Route::Approvals));
+        assert_eq!(route("HEAD", &at("")), Ok(Route::Approval));
+        assert_eq!(route("POST", &at("/approve")), Ok(Route::ApprovalApprove));
+        assert_eq!(route("POST", &at("/deny")), Ok(Route::ApprovalDeny));
+        assert_eq!(
+            route("GET", &at("/approve")),
+            Err(RouteError::MethodNotAllowed { allow: "POST" })
+        );
+        assert_eq!(
+            route("POST", &at("")),
+            Err(RouteError::MethodNotAllowed { allow: "GET" })
+        );
+        for unknown in [
+            "/v1/approvals/",
+            "/v1/approvals//approve",
+            &at("/run"),
+            &at("/deny/x"),
+        ] {
+            assert_eq!(
+                route("POST", unknown),
+                Err(RouteError::NotFound),
+                "{unknown}"
+            );
+        }
+        assert_eq!(approval_id(&at("/deny")), Some(id));
+        assert_eq!(approval_id(&at("")), Some(id));
+        assert!(Route::ApprovalDeny.needs_token() && Route::Approvals.is_approvals());
     }
 
     #[test]

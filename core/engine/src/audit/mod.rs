@@ -19,6 +19,8 @@ use serde_json::Value;
 pub const INTENT: &str = "intent";
 /// The `phase` of a line telling how a request (or one backend's part) ended.
 pub const OUTCOME: &str = "outcome";
+/// The `phase` of a line telling a four-eyes approval's transition.
+pub const APPROVAL: &str = "approval";
 
 /// The line written before a request's first vendor call: who asks what, of whom, why.
 #[derive(Debug, Serialize)]
@@ -38,6 +40,11 @@ pub struct IntentRecord<'a> {
     pub reason: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The run of an approved request: its approval and who approved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<&'a str>,
 }
 
 /// One outcome line (spec §7). Members that only some lines carry are left out when unset.
@@ -85,6 +92,11 @@ pub struct AuditRecord<'a> {
     /// Sever runs without caller authentication.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The run of an approved request: its approval and who approved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<&'a str>,
 }
 
 /// RFC 3339 UTC timestamp with milliseconds.

@@ -14,9 +14,13 @@ pub(super) const SECTIONS: &[&str] = &[
     "auth",
     "audit",
     "idempotency",
+    "approvals",
     "tracing",
     "backends",
 ];
+
+/// The keys of `approvals`, whose list is read item by item.
+pub(super) const APPROVALS_KEYS: &[&str] = &["rules"];
 
 /// The keys of `auth`, whose lists are read item by item.
 pub(super) const AUTH_KEYS: &[&str] = &["tokens", "clients"];
@@ -98,6 +102,18 @@ pub(super) struct AuditFile {
 pub(super) struct IdempotencyFile {
     pub(super) max_entries: Option<u64>,
     pub(super) redis_url: Option<String>,
+}
+
+/// One item of `approvals.rules` (decoded item by item).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ApprovalRuleFile {
+    pub(super) backends: Option<Vec<String>>,
+    pub(super) tags: Option<Vec<String>>,
+    pub(super) actions: Option<Vec<String>>,
+    pub(super) min_backends: Option<u64>,
+    pub(super) approvers: Vec<String>,
+    pub(super) ttl_ms: Option<u64>,
 }
 
 /// `tracing`.

@@ -9,8 +9,8 @@
 
 use super::de::{DeError, Node};
 use super::file::{
-    AuditFile, BackendFile, ClientFile, IdempotencyFile, PluginFile, ServerFile, TokenFile,
-    TracingFile,
+    ApprovalRuleFile, AuditFile, BackendFile, ClientFile, IdempotencyFile, PluginFile, ServerFile,
+    TokenFile, TracingFile,
 };
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
@@ -42,7 +42,7 @@ type Walk = fn(&mut Vec<String>);
 
 /// Each top-level section, with how its content is read (a section is decoded on its
 /// own, so each has its own root type).
-fn sections() -> [(&'static str, Walk); 7] {
+fn sections() -> [(&'static str, Walk); 8] {
     [
         ("server", |k| {
             walk::<ServerFile>("server", &mut Vec::new(), k)
@@ -59,6 +59,10 @@ fn sections() -> [(&'static str, Walk); 7] {
         ("audit", |k| walk::<AuditFile>("audit", &mut Vec::new(), k)),
         ("idempotency", |k| {
             walk::<IdempotencyFile>("idempotency", &mut Vec::new(), k)
+        }),
+        ("approvals", |k| {
+            k.push("approvals.rules".to_owned());
+            walk::<ApprovalRuleFile>("approvals.rules[]", &mut Vec::new(), k)
         }),
         ("tracing", |k| {
             walk::<TracingFile>("tracing", &mut Vec::new(), k)
@@ -154,6 +158,7 @@ mod tests {
             "auth.tokens[].allow[].actions",
             "auth.clients[].subject",
             "idempotency.redis_url",
+            "approvals.rules[].approvers",
             "tracing.otlp_endpoint",
             "backends.<name>.settings",
             "backends.<name>.breaker.open_ms",

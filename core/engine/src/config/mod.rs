@@ -30,6 +30,7 @@
 //! }
 //! ```
 
+mod approvals;
 mod auth;
 mod ctx;
 mod de;
@@ -46,6 +47,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use approvals::{ApprovalRule, ApprovalsConfig, DEFAULT_APPROVAL_TTL};
 pub use error::{ConfigError, ConfigErrors};
 pub use keys::schema_keys;
 pub use model::{

@@ -31,6 +31,8 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// `idempotency`: how `Idempotency-Key`s are remembered.
     pub idempotency: IdempotencyConfig,
+    /// `approvals`: which requests wait for a second caller (none when absent).
+    pub approvals: super::ApprovalsConfig,
     /// `tracing`: OpenTelemetry export.
     pub tracing: TracingConfig,
     /// `backends`, in file order (names are unique).
@@ -98,6 +100,7 @@ impl Config {
                 }
             }
         }
+        warnings.extend(super::approvals::warnings(self));
         warnings
     }
 }

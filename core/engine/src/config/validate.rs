@@ -76,6 +76,11 @@ pub(super) fn config(root: &Value, ctx: &mut Ctx<'_>) -> (Option<Config>, Partia
         Some(node) => audit(ctx, node).map(Some),
     };
     let idempotency = idempotency(ctx, section("idempotency"));
+    let insecure = section("server")
+        .and_then(|s| s.get("insecure_no_auth"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let approvals = super::approvals::approvals(ctx, section("approvals"), auth.as_ref(), insecure);
     let tracing = tracing(ctx, section("tracing"));
     let backends = backends(ctx, section("backends"));
 
@@ -90,6 +95,7 @@ pub(super) fn config(root: &Value, ctx: &mut Ctx<'_>) -> (Option<Config>, Partia
             auth,
             audit: audit?,
             idempotency: idempotency?,
+            approvals: approvals?,
             tracing: tracing?,
             backends: backends.clone(),
         })

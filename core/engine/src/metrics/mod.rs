@@ -10,6 +10,9 @@ use std::sync::Arc;
 mod request;
 pub use request::{OutcomeLabel, RequestMetrics};
 
+/// The `state` label values of `sever_approvals_total`.
+pub const APPROVAL_STATES: [&str; 5] = ["requested", "approved", "denied", "expired", "executed"];
+
 /// Buckets from 100 µs to 10 s: a proxy's own cost sits at the bottom, vendor calls above.
 pub const BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -40,6 +43,12 @@ pub struct Metrics {
     /// `sever_audit_write_failures_total{phase}`: audit lines not written (`intent`: the
     /// request was refused; `outcome`: it was answered with `Sever-Audit: incomplete`).
     pub audit_write_failures: IntCounterVec,
+    /// `sever_approvals_total{state}`: approval transitions, by the state entered
+    /// (`requested`, `approved`, `denied`, `expired`, `executed`).
+    pub approvals: IntCounterVec,
+    /// `sever_approvals_pending`: approvals waiting for a decision (this process's store;
+    /// with Redis, every replica's, as last counted by this one).
+    pub approvals_pending: IntGauge,
     /// The name of every metric registered, in registration order.
     names: Arc<[String]>,
     /// `sever_config_reloads_total{result}`: reloads (SIGHUP) by `success` or `failure`.
@@ -166,6 +175,21 @@ impl Metrics {
         for phase in ["intent", "outcome"] {
             audit_write_failures.with_label_values(&[phase]);
         }
+        let approvals = must(IntCounterVec::new(
+            Opts::new(
+                "sever_approvals_total",
+                "Four-eyes approval transitions, by the state entered: requested, approved, \
+                 denied, expired or executed.",
+            ),
+            &["state"],
+        ));
+        for state in APPROVAL_STATES {
+            approvals.with_label_values(&[state]);
+        }
+        let approvals_pending = must(IntGauge::new(
+            "sever_approvals_pending",
+            "Requests waiting for a four-eyes approval.",
+        ));
         let mut names = Vec::new();
         let config_reloads = must(IntCounterVec::new(
             Opts::new(
@@ -244,6 +268,8 @@ impl Metrics {
             Box::new(http_connections_refused.clone()),
             Box::new(http_refusals.clone()),
             Box::new(tls_handshake_failures.clone()),
+            Box::new(approvals.clone()),
+            Box::new(approvals_pending.clone()),
         ] {
             names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             must(registry.register(c));
@@ -262,6 +288,8 @@ impl Metrics {
             idempotency_evictions,
             idempotency_replays,
             audit_write_failures,
+            approvals,
+            approvals_pending,
             names: names.into(),
             config_reloads,
             config_last_reload_successful,

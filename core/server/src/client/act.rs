@@ -142,7 +142,7 @@ pub(crate) fn run(args: &ActArgs) -> Exit {
 }
 
 /// The answer for people.
-fn render(out: &mut Out, reply: &super::Reply, exit: Exit) {
+pub(crate) fn render(out: &mut Out, reply: &super::Reply, exit: Exit) {
     let Some(body) = reply.json.as_ref().filter(|b| b.is_object()) else {
         out.line(format!("error: {}", problem_line(reply)));
         return;
@@ -221,7 +221,7 @@ fn scalar(value: &Value) -> String {
 }
 
 /// What a dry-run result would send, as HTTP messages (or a step kind's own fields).
-fn planned(out: &mut Out, result: &Value) {
+pub(crate) fn planned(out: &mut Out, result: &Value) {
     let Some(requests) = result["requests"].as_array() else {
         return;
     };

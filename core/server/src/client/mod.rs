@@ -1,10 +1,11 @@
-//! The command-line client: `sever act`, `sever backends`, `sever plugins --remote` and
-//! `sever health`, talking to a running Sever over its HTTP API (`docs/cli.md`).
+//! The command-line client: `sever act`, `sever approvals`, `sever backends`,
+//! `sever plugins --remote` and `sever health`, talking to a running Sever over its HTTP API (`docs/cli.md`).
 //!
 //! Every command prints a table for people or, with `--json`, Sever's own JSON answer
 //! for scripts, and ends with an exit status a script can branch on ([`Exit`]).
 
 pub(crate) mod act;
+pub(crate) mod approvals;
 pub(crate) mod listing;
 mod remote;
 mod table;

@@ -172,6 +172,11 @@ impl Remote {
         self.send("POST", path, true, &all, Some(bytes))
     }
 
+    /// `POST path` without a body, with the token.
+    pub(crate) fn post_empty(&self, path: &str) -> Result<Reply, ClientError> {
+        self.send("POST", path, true, &[], Some(Vec::new()))
+    }
+
     fn send(
         &self,
         method: &str,

@@ -22,7 +22,7 @@ fn an_unknown_top_level_section_is_an_error() {
     assert_error(
         &format!("{AUTH}\nbackend: {{}}\n"),
         "backend: unknown key (expected one of server, plugins, auth, audit, idempotency, \
-         tracing, backends)",
+         approvals, tracing, backends)",
     );
 }
 
