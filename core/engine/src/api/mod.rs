@@ -21,6 +21,7 @@
 mod act;
 mod answer;
 mod audit_line;
+mod audit_query;
 mod checks;
 mod endpoints;
 mod fan_out;
@@ -32,6 +33,7 @@ mod report;
 mod routing;
 
 pub use act::MAX_IDEMPOTENCY_KEY;
+pub use audit_query::{DEFAULT_LIMIT as AUDIT_DEFAULT_LIMIT, MAX_LIMIT as AUDIT_MAX_LIMIT};
 pub use endpoints::plugin_json;
 pub use intent::PendingIntents;
 pub use report::Ended;
@@ -53,6 +55,8 @@ pub trait Incoming {
     fn method(&self) -> &str;
     /// The request path, without the query.
     fn path(&self) -> &str;
+    /// The request's query string (after `?`, still percent-encoded), if it has one.
+    fn query(&self) -> Option<&str>;
     /// A request header's value (the first, if repeated).
     fn header(&self, name: &str) -> Option<&[u8]>;
     /// The verified client certificate of the request's connection, if it presented one.
@@ -102,6 +106,15 @@ impl Sever {
         request_id: &str,
         listener: Listener,
     ) -> Answer {
+        // The responder console's static files (`/console`), outside the API's routes.
+        if listener == Listener::Api && self.config.server.console {
+            let (method, path) = (incoming.method(), incoming.path());
+            if let Some(answer) =
+                crate::console::answer(method, path, incoming.header("if-none-match"))
+            {
+                return answer;
+            }
+        }
         let route = match route(incoming.method(), incoming.path()) {
             // The probes too, so they stay answerable while `listen` is flooded.
             Ok(r @ (Route::Metrics | Route::Healthz | Route::Readyz)) => r,
@@ -125,7 +138,7 @@ impl Sever {
             Route::Readyz => return self.readyz(),
             Route::Metrics => return self.metrics_answer(),
             Route::OpenApi => return crate::openapi::answer(),
-            Route::Actions | Route::Backends | Route::Plugins => {}
+            Route::Actions | Route::Backends | Route::Plugins | Route::Audit => {}
         }
         let caller = self.authenticate_peer(
             incoming.header("authorization"),
@@ -140,6 +153,11 @@ impl Sever {
         match route {
             Route::Backends => self.backends_answer(),
             Route::Plugins => self.plugins_answer(),
+            Route::Audit => {
+                let query = incoming.query().map(str::to_owned);
+                self.audit_query(&caller, query.as_deref(), request_id)
+                    .await
+            }
             _ => self.action(incoming, &caller, request_id).await,
         }
     }

@@ -15,12 +15,17 @@ pub enum Route {
     Metrics,
     /// `GET /openapi.json` (see [`crate::openapi`]).
     OpenApi,
+    /// `GET /v1/audit`: this replica's audit file read back (`audit_query.rs`).
+    Audit,
 }
 
 impl Route {
     /// Endpoints under `/v1/` need a valid bearer token.
     pub fn needs_token(self) -> bool {
-        matches!(self, Route::Actions | Route::Backends | Route::Plugins)
+        matches!(
+            self,
+            Route::Actions | Route::Backends | Route::Plugins | Route::Audit
+        )
     }
 }
 
@@ -54,6 +59,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         "/readyz" => (Route::Readyz, "GET"),
         "/metrics" => (Route::Metrics, "GET"),
         "/openapi.json" => (Route::OpenApi, "GET"),
+        "/v1/audit" => (Route::Audit, "GET"),
         _ => return Err(RouteError::NotFound),
     };
     if method == allow || (allow == "GET" && method == "HEAD") {
