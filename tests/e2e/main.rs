@@ -13,6 +13,7 @@ mod common;
 mod alibaba;
 mod audit_drain;
 mod audit_log;
+mod audit_query;
 mod aws_iot;
 mod c_plugin;
 mod cedalo;
