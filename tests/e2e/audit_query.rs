@@ -215,7 +215,11 @@ fn entries_join_intent_and_outcome_lines_newest_first_and_filters_select() {
 
 #[test]
 fn a_caller_never_sees_an_entry_for_a_backend_outside_its_allow_rules() {
-    let Pair { eu: _eu, us: _us, sever } = pair();
+    let Pair {
+        eu: _eu,
+        us: _us,
+        sever,
+    } = pair();
     act_as(
         &sever,
         ONCALL,

@@ -18,6 +18,7 @@ mod aws_iot;
 mod c_plugin;
 mod cedalo;
 mod cli;
+mod console;
 mod deploy;
 mod docs;
 mod emqx;

@@ -12,6 +12,8 @@
   // What the last successful preview asked for (the reason aside, which may be given
   // after it): only that request may be confirmed.
   let previewed = null;
+  // How many times the audit trail was shown (`data-loads` on its rows: a finished refresh).
+  let auditLoads = 0;
 
   const $ = (id) => document.getElementById(id);
 
@@ -265,7 +267,9 @@
     if (json.results) {
       const s = json.summary || {};
       const tally = Object.entries(s).map(([k, v]) => `${k} ${v}`).join(", ");
-      const head = code === 207 ? "207 partial: some backends failed" : `${code} every backend succeeded`;
+      const head = code === 207
+        ? "207 partial: some backends failed"
+        : `${code} every backend ${dryRun ? "planned" : "succeeded"}`;
       box.append(el("h3", { class: "summary", text: `${head} (${tally})` }));
       for (const item of json.results) box.append(resultCard(item, dryRun));
     } else {
@@ -328,6 +332,8 @@
     if (answer.status !== 200) {
       const p = answer.json || {};
       rows.append(el("tr", { class: "error" }, el("td", { colspan: "8", text: `${answer.status} ${p.code || ""}: ${p.detail || ""}` })));
+      auditLoads += 1;
+      rows.dataset.loads = String(auditLoads);
       return;
     }
     for (const e of answer.json.entries) {
@@ -345,6 +351,8 @@
     if (!answer.json.entries.length) {
       rows.append(el("tr", {}, el("td", { colspan: "8", class: "note", text: "No entries." })));
     }
+    auditLoads += 1;
+    rows.dataset.loads = String(auditLoads);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
