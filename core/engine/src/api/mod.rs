@@ -4,8 +4,9 @@
 //!
 //! 1. [`Sever::serve`] (here): the checks before the body is a canonical request, in the
 //!    spec's order — route (404, 405; `routing.rs`) → token (401) → content type (415) →
-//!    size, while reading (413) — then the read-only endpoints (`endpoints.rs`) or
-//!    [`Sever::act`].
+//!    size, while reading (413) — then the read-only endpoints (`endpoints.rs`, and
+//!    `audit_query.rs` for `GET /v1/audit`) or [`Sever::act`]. The console's static files
+//!    (`/console`, [`crate::console`]) are answered before the route, outside the API.
 //! 2. `act.rs`: the body parsed (400), then run under its `Idempotency-Key` if it has one
 //!    (`idempotency.rs`).
 //! 3. `checks.rs`: the rest of spec §4, in one place for every kind of request — scope

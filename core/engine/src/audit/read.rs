@@ -130,6 +130,18 @@ impl Entry {
         self.newest.map(|t| t - self.longest)
     }
 
+    /// For an entry that just became whole: whether it is shown. The lines of one that is
+    /// not are dropped at once, so what a scan holds is bounded by what it shows (and
+    /// the few entries still open), not by the bytes it read.
+    fn settle(&mut self, filter: &Filter) -> bool {
+        let shown = self.shown(filter);
+        if !shown {
+            self.lines = Vec::new();
+            self.covered = false;
+        }
+        shown
+    }
+
     fn shown(&self, filter: &Filter) -> bool {
         self.covered
             && !self.names.is_empty()
@@ -177,6 +189,16 @@ fn line_time(line: &Value) -> Option<OffsetDateTime> {
 /// The newest entries of the audit file at `path` that `coverage` may see and `filter`
 /// selects.
 pub fn newest(path: &Path, filter: &Filter, coverage: &dyn Coverage) -> io::Result<Found> {
+    newest_within(path, filter, coverage, MAX_SCAN_BYTES)
+}
+
+/// [`newest`], reading at most `budget` bytes.
+fn newest_within(
+    path: &Path,
+    filter: &Filter,
+    coverage: &dyn Coverage,
+    budget: u64,
+) -> io::Result<Found> {
     let file = File::open(path)?;
     let mut entries: Vec<Entry> = Vec::new();
     // Entries not yet whole, by request id, as indexes into `entries`.
@@ -185,7 +207,7 @@ pub fn newest(path: &Path, filter: &Filter, coverage: &dyn Coverage) -> io::Resu
     let mut no_new = false;
     // Whole entries the caller may see, so far.
     let mut whole_shown = 0usize;
-    let scan = lines_backwards(&file, MAX_SCAN_BYTES, |raw| {
+    let scan = lines_backwards(&file, budget, |raw| {
         let Ok(line) = serde_json::from_slice::<Value>(raw) else {
             return ControlFlow::Continue(());
         };
@@ -202,7 +224,7 @@ pub fn newest(path: &Path, filter: &Filter, coverage: &dyn Coverage) -> io::Resu
                 let entry = &mut entries[i];
                 if entry.started().is_some_and(|s| time < s - SETTLE) {
                     entry.whole = true;
-                    whole_shown += usize::from(entry.shown(filter));
+                    whole_shown += usize::from(entry.settle(filter));
                 }
                 !entry.whole
             });
@@ -225,7 +247,7 @@ pub fn newest(path: &Path, filter: &Filter, coverage: &dyn Coverage) -> io::Resu
                 let entry = &mut entries[i];
                 entry.add(line, coverage);
                 if entry.whole {
-                    whole_shown += usize::from(entry.shown(filter));
+                    whole_shown += usize::from(entry.settle(filter));
                     open.remove(&id);
                 }
             }

@@ -167,3 +167,20 @@ fn other_lines_are_skipped() {
     let found = newest(file.path(), &filter(50), &ALL).unwrap();
     assert_eq!(ids(&found), ["r1"]);
 }
+
+#[test]
+fn the_byte_budget_bounds_a_scan_and_it_says_so() {
+    let lines: Vec<Value> = (0..2000u32)
+        .map(|i| outcome(&format!("r{i}"), i % 60, Some("a"), "done"))
+        .collect();
+    let file = write(&lines);
+    let size = std::fs::metadata(file.path()).unwrap().len();
+    let budget = 64 * 1024;
+    assert!(size > 4 * budget, "{size}");
+    let found = newest_within(file.path(), &filter(500), &ALL, budget).unwrap();
+    assert_eq!(found.scan.bytes, budget);
+    assert!(!found.scan.reached_start);
+    let ids = ids(&found);
+    assert!(!ids.is_empty() && ids.len() < 500, "{}", ids.len());
+    assert_eq!(ids[0], "r1999", "newest first");
+}
