@@ -355,6 +355,11 @@
     rows.dataset.loads = String(auditLoads);
   }
 
+  // --- pending approvals ------------------------------------------------------------
+  // Four-eyes approvals are not served yet. Their view goes here: fetch GET /v1/approvals
+  // with the same `api()` once a token is accepted, render into the #approvals section
+  // (hidden until then), and refresh it next to refreshAudit().
+
   document.addEventListener("DOMContentLoaded", () => {
     $("token-form").addEventListener("submit", useToken);
     $("token-forget").addEventListener("click", forgetToken);
