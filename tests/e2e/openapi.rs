@@ -122,8 +122,8 @@ fn schemathesis_finds_no_answer_outside_the_document_and_no_server_error() {
         .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
         // One worker: CPython 3.11's `ast` module keeps its recursion depth per interpreter,
         // not per thread, so two workers parsing sources at once (Hypothesis describing a
-        // filter lambda, as it does for path parameters) can fail with "AST constructor
-        // recursion depth mismatch" — an error of the tool, not of Sever.
+        // filter lambda, as it does for path and query parameters) can fail with "AST
+        // constructor recursion depth mismatch": an error of the tool, not of Sever.
         .args(["--generation-database", "none", "--workers", "1"])
         .args(["--request-timeout", "10", "--no-color"])
         // Every warning but `missing_test_data` and `low_valid_rate`, which both count

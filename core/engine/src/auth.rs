@@ -15,7 +15,7 @@
 //! (403 outside them); an empty `allow` list authenticates but permits no action.
 
 use crate::api::problems;
-use crate::config::{AuthConfig, CertSubject, ClientConfig, TokenConfig};
+use crate::config::{AllowRule, AuthConfig, CertSubject, ClientConfig, TokenConfig};
 use crate::plugin::Action;
 use crate::problem::ApiProblem;
 use crate::Sever;
@@ -234,6 +234,47 @@ impl Authenticator {
                 .clients
                 .get(i)
                 .is_some_and(|c| c.permits(backend, action)),
+        }
+    }
+}
+
+/// A caller's `allow` rules, copied out of the [`Authenticator`] (for a blocking task such
+/// as reading the audit file back): what [`Authenticator::allows`] would answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerRules {
+    everything: bool,
+    rules: Vec<AllowRule>,
+}
+
+impl CallerRules {
+    /// Whether the caller may do `action` on the backend called `backend`.
+    pub fn allows(&self, backend: &str, action: Action) -> bool {
+        self.everything || self.rules.iter().any(|r| r.permits(backend, action))
+    }
+}
+
+impl crate::audit::read::Coverage for CallerRules {
+    fn covers(&self, backend: &str, action: Action) -> bool {
+        self.allows(backend, action)
+    }
+}
+
+impl Authenticator {
+    /// The rules [`Authenticator::allows`] applies to `caller`.
+    pub fn rules_of(&self, caller: &Caller) -> CallerRules {
+        let rules = match caller.grant {
+            Grant::Insecure => {
+                return CallerRules {
+                    everything: self.insecure,
+                    rules: Vec::new(),
+                }
+            }
+            Grant::Token(i) => self.tokens.get(i).map(|t| t.allow.clone()),
+            Grant::Client(i) => self.clients.get(i).map(|c| c.allow.clone()),
+        };
+        CallerRules {
+            everything: false,
+            rules: rules.unwrap_or_default(),
         }
     }
 }

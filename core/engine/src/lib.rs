@@ -21,6 +21,7 @@ pub mod backend;
 pub mod canonical;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod framing;
 pub mod idempotency;
 pub mod live;

@@ -15,7 +15,7 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 
 /// Every route. A new [`Route`] variant fails to compile in [`path_of`] until it is added
 /// there, here, and to `openapi.json`.
-const ROUTES: [Route; 11] = [
+const ROUTES: [Route; 12] = [
     Route::Actions,
     Route::Backends,
     Route::Plugins,
@@ -23,6 +23,7 @@ const ROUTES: [Route; 11] = [
     Route::Readyz,
     Route::Metrics,
     Route::OpenApi,
+    Route::Audit,
     Route::Approvals,
     Route::Approval,
     Route::ApprovalApprove,
@@ -38,6 +39,7 @@ fn path_of(route: Route) -> &'static str {
         Route::Readyz => "/readyz",
         Route::Metrics => "/metrics",
         Route::OpenApi => "/openapi.json",
+        Route::Audit => "/v1/audit",
         Route::Approvals => "/v1/approvals",
         Route::Approval => "/v1/approvals/{id}",
         Route::ApprovalApprove => "/v1/approvals/{id}/approve",

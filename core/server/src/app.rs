@@ -89,6 +89,10 @@ impl Incoming for Session<'_> {
         self.session.req_header().uri.path()
     }
 
+    fn query(&self) -> Option<&str> {
+        self.session.req_header().uri.query()
+    }
+
     fn header(&self, name: &str) -> Option<&[u8]> {
         self.session.get_header(name).map(|v| v.as_bytes())
     }
@@ -194,7 +198,10 @@ async fn write_answer(
         header.insert_header("x-request-id", request_id)?;
     }
     header.insert_header("content-length", answer.body.len())?;
-    header.insert_header("cache-control", "no-store")?;
+    // API answers are never stored; the console's static files say how they may be.
+    if !answer.headers.iter().any(|(n, _)| *n == "cache-control") {
+        header.insert_header("cache-control", "no-store")?;
+    }
     for (name, value) in &answer.headers {
         header.append_header(*name, value.as_str())?;
     }

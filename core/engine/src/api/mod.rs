@@ -4,8 +4,9 @@
 //!
 //! 1. [`Sever::serve`] (here): the checks before the body is a canonical request, in the
 //!    spec's order — route (404, 405; `routing.rs`) → token (401) → content type (415) →
-//!    size, while reading (413) — then the read-only endpoints (`endpoints.rs`) or
-//!    [`Sever::act`].
+//!    size, while reading (413) — then the read-only endpoints (`endpoints.rs`, and
+//!    `audit_query.rs` for `GET /v1/audit`) or [`Sever::act`]. The console's static files
+//!    (`/console`, [`crate::console`]) are answered before the route, outside the API.
 //! 2. `act.rs`: the body parsed (400), then run under its `Idempotency-Key` if it has one
 //!    (`idempotency.rs`).
 //! 3. `checks.rs`: the rest of spec §4, in one place for every kind of request — scope
@@ -23,6 +24,7 @@ mod answer;
 mod approval_hold;
 mod approvals;
 mod audit_line;
+mod audit_query;
 mod checks;
 mod endpoints;
 mod fan_out;
@@ -34,6 +36,7 @@ mod report;
 mod routing;
 
 pub use act::MAX_IDEMPOTENCY_KEY;
+pub use audit_query::{DEFAULT_LIMIT as AUDIT_DEFAULT_LIMIT, MAX_LIMIT as AUDIT_MAX_LIMIT};
 pub use endpoints::plugin_json;
 pub use intent::PendingIntents;
 pub use report::Ended;
@@ -55,6 +58,8 @@ pub trait Incoming {
     fn method(&self) -> &str;
     /// The request path, without the query.
     fn path(&self) -> &str;
+    /// The request's query string (after `?`, still percent-encoded), if it has one.
+    fn query(&self) -> Option<&str>;
     /// A request header's value (the first, if repeated).
     fn header(&self, name: &str) -> Option<&[u8]>;
     /// The verified client certificate of the request's connection, if it presented one.
@@ -107,6 +112,15 @@ impl Sever {
         request_id: &str,
         listener: Listener,
     ) -> Answer {
+        // The responder console's static files (`/console`), outside the API's routes.
+        if listener == Listener::Api && self.config.server.console {
+            let (method, path) = (incoming.method(), incoming.path());
+            if let Some(answer) =
+                crate::console::answer(method, path, incoming.header("if-none-match"))
+            {
+                return answer;
+            }
+        }
         let route = match route(incoming.method(), incoming.path()) {
             // The probes too, so they stay answerable while `listen` is flooded.
             Ok(r @ (Route::Metrics | Route::Healthz | Route::Readyz)) => r,
@@ -130,7 +144,7 @@ impl Sever {
             Route::Readyz => return self.readyz(),
             Route::Metrics => return self.metrics_answer(),
             Route::OpenApi => return crate::openapi::answer(),
-            Route::Actions | Route::Backends | Route::Plugins => {}
+            Route::Actions | Route::Backends | Route::Plugins | Route::Audit => {}
             Route::Approvals | Route::Approval | Route::ApprovalApprove | Route::ApprovalDeny => {}
         }
         let caller = self.authenticate_peer(
@@ -146,6 +160,11 @@ impl Sever {
         match route {
             Route::Backends => self.backends_answer(),
             Route::Plugins => self.plugins_answer(),
+            Route::Audit => {
+                let query = incoming.query().map(str::to_owned);
+                self.audit_query(&caller, query.as_deref(), request_id)
+                    .await
+            }
             r if r.is_approvals() => {
                 self.approvals_endpoint(r, incoming.path(), &caller, request_id)
                     .await

@@ -67,6 +67,16 @@ pub(crate) fn invalid_request(error: RequestError) -> ApiProblem {
     ApiProblem::new(ProblemCode::InvalidRequest, error.0)
 }
 
+/// 400: a `GET /v1/audit` query parameter that is unknown, repeated or invalid.
+pub(crate) fn invalid_audit_query(detail: impl Into<String>) -> ApiProblem {
+    ApiProblem::new(ProblemCode::InvalidRequest, detail)
+}
+
+/// 503 `audit_unavailable` on `GET /v1/audit`: no audit log, or its file cannot be read.
+pub(crate) fn audit_unreadable(detail: impl Into<String>) -> ApiProblem {
+    ApiProblem::new(ProblemCode::AuditUnavailable, detail)
+}
+
 /// 400: a malformed `Idempotency-Key`.
 pub(crate) fn invalid_idempotency_key() -> ApiProblem {
     ApiProblem::new(

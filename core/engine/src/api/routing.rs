@@ -15,6 +15,8 @@ pub enum Route {
     Metrics,
     /// `GET /openapi.json` (see [`crate::openapi`]).
     OpenApi,
+    /// `GET /v1/audit`: this replica's audit file read back (`audit_query.rs`).
+    Audit,
     // --- four-eyes approvals (`approvals.rs`) ---
     /// `GET /v1/approvals`.
     Approvals,
@@ -29,7 +31,10 @@ pub enum Route {
 impl Route {
     /// Endpoints under `/v1/` need a valid bearer token.
     pub fn needs_token(self) -> bool {
-        matches!(self, Route::Actions | Route::Backends | Route::Plugins) || self.is_approvals()
+        matches!(
+            self,
+            Route::Actions | Route::Backends | Route::Plugins | Route::Audit
+        ) || self.is_approvals()
     }
 
     /// The approvals endpoints.
@@ -71,6 +76,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         "/readyz" => (Route::Readyz, "GET"),
         "/metrics" => (Route::Metrics, "GET"),
         "/openapi.json" => (Route::OpenApi, "GET"),
+        "/v1/audit" => (Route::Audit, "GET"),
         _ => approval_route(path).ok_or(RouteError::NotFound)?,
     };
     if method == allow || (allow == "GET" && method == "HEAD") {

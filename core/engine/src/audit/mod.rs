@@ -4,9 +4,12 @@
 //! after it, linked by `request_id`. No secrets, no bearer tokens.
 //!
 //! `file.rs` writes whole lines or nothing; `safe_text.rs` escapes the characters that
-//! could spoof a viewer of the raw file.
+//! could spoof a viewer of the raw file. `read.rs` reads the file back for `GET /v1/audit`
+//! (newest first, from the end, in bounded chunks: `backwards.rs`).
 
+mod backwards;
 mod file;
+pub mod read;
 pub mod safe_text;
 
 pub use file::{AuditError, AuditLog, Fsync};

@@ -39,6 +39,7 @@ pub(super) struct ServerFile {
     pub(super) header_timeout_ms: Option<u64>,
     pub(super) max_header_bytes: Option<u64>,
     pub(super) max_connections: Option<u64>,
+    pub(super) console: Option<bool>,
     pub(super) tls: Option<TlsFile>,
 }
 

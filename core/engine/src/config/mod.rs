@@ -56,6 +56,7 @@ pub use model::{
     TlsConfig, TokenConfig, TracingConfig,
 };
 pub use tls::{ReloadableCert, TlsMaterial};
+pub(crate) use url::{is_name, NAME_RULE};
 
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};

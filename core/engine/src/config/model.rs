@@ -131,6 +131,9 @@ pub struct ServerConfig {
     /// Open connections on `listen` (`max_connections`, default 16384); more are closed
     /// at once. Lowered at start to fit the process's descriptor limit.
     pub max_connections: usize,
+    /// Serve the responder console's static files at `/console` on `listen` (`console`,
+    /// default true).
+    pub console: bool,
     /// Serve HTTPS (`tls`).
     pub tls: Option<TlsConfig>,
 }

@@ -73,7 +73,7 @@ fn url_with(text: &str, schemes: Schemes) -> Result<String, &'static str> {
 }
 
 /// A backend name or tag: `[a-z0-9][a-z0-9_-]{0,62}`.
-pub(super) fn is_name(text: &str) -> bool {
+pub(crate) fn is_name(text: &str) -> bool {
     let bytes = text.as_bytes();
     matches!(bytes.first(), Some(b'a'..=b'z' | b'0'..=b'9'))
         && bytes.len() <= 63
@@ -83,7 +83,7 @@ pub(super) fn is_name(text: &str) -> bool {
 }
 
 /// What [`is_name`] accepts, in words.
-pub(super) const NAME_RULE: &str =
+pub(crate) const NAME_RULE: &str =
     "use 1 to 63 characters from a-z, 0-9, `_` and `-`, starting with a letter or digit";
 
 /// A caller's display name or a certificate subject: non-empty, printable.

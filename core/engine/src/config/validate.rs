@@ -169,6 +169,7 @@ fn server(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<ServerConfig> {
         header_timeout: header_timeout?,
         max_header_bytes: max_header_bytes?,
         max_connections: max_connections?,
+        console: file.console.unwrap_or(true),
         tls: tls?,
     })
 }
