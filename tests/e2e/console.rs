@@ -2,7 +2,9 @@
 //! the responder console at `/console` — a dry-run shows the planned, redacted request and
 //! sends nothing; a confirmed disconnect shows `done` and the simulator got exactly one
 //! call; a fan-out picked by tags answers 207 and the page shows each backend's result; a
-//! forbidden backend shows the 403 problem. The token never reaches the URL, web storage
+//! forbidden backend shows the 403 problem; a request an `approvals` rule holds shows 202,
+//! its requester cannot approve it, and an approver sees its plan and approves it (one
+//! vendor call). The token never reaches the URL, web storage
 //! or a cookie. Each test saves a screenshot under `target/console-screenshots/`. Without
 //! the browser the tests fail (scripts/setup installs `chromium` and `chromium-driver`).
 //!
@@ -249,6 +251,69 @@ fn a_forbidden_backend_shows_the_403_problem_and_nothing_is_sent() {
     });
     assert_nothing_sent(&eu);
     assert_nothing_sent(&us);
+}
+
+/// Every disconnect on `mqtt-us` waits for `narrow` (whose allow rules cover it).
+const APPROVALS: &str = r#"approvals:
+  rules:
+    - { backends: ["mqtt-us"], approvers: ["narrow"], ttl_ms: 600000 }
+"#;
+
+#[test]
+fn a_held_request_waits_in_the_console_until_another_caller_approves_it() {
+    let eu = sim(&[]);
+    let us = sim_with(SimConfig::new("p-us", "b1", CEDALO_TOKEN), &["pump-4"]);
+    let config = CONFIG
+        .replace("@EU@", &eu.url())
+        .replace("@US@", &us.url())
+        .replace("@SERVER@", "")
+        + APPROVALS;
+    let sever = Sever::start(&config, &env());
+    run(LIMIT, async {
+        // oncall asks: the rule holds the request and nothing is sent.
+        let browser = signed_in(&sever, ONCALL).await;
+        browser.click("#backend-mqtt-us").await;
+        fill_and_preview(&browser, "pump-4").await;
+        browser.element("#preview-out .planned-request").await;
+        browser.click("#confirm").await;
+        let held = browser
+            .text("#result-out[data-status=\"202\"] .summary")
+            .await;
+        assert_eq!(held, "202 pending approval: nothing was sent");
+        assert_nothing_sent(&us);
+        // Its own request is listed, and the requester may not approve it.
+        browser
+            .click("#approvals-list .approval[data-state=\"pending\"] button.approve")
+            .await;
+        let refused = browser
+            .text("#approvals-list .decision[data-status=\"403\"] .problem")
+            .await;
+        assert!(refused.starts_with("403 forbidden"), "{refused}");
+        assert_nothing_sent(&us);
+        browser.close().await;
+
+        // narrow, an approver the rule names, sees what would be sent and approves.
+        let browser = signed_in(&sever, NARROW).await;
+        let card = browser
+            .text("#approvals-list .approval[data-state=\"pending\"]")
+            .await;
+        assert!(card.contains("asked by oncall"), "{card}");
+        assert!(card.contains("authorization: <redacted>"), "{card}");
+        assert!(!card.contains(CEDALO_TOKEN), "{card}");
+        browser
+            .click("#approvals-list .approval[data-state=\"pending\"] button.approve")
+            .await;
+        let done = browser
+            .text("#approvals-list .decision[data-status=\"200\"] .result[data-outcome=\"done\"]")
+            .await;
+        assert!(done.starts_with("mqtt-us: done"), "{done}");
+        let shot = browser.screenshot("approval", "#approvals").await;
+        assert!(is_png(&shot));
+        browser.close().await;
+    });
+    assert_eq!(us.calls().len(), 1, "the approved request ran once");
+    assert!(!us.is_connected("pump-4"));
+    assert_nothing_sent(&eu);
 }
 
 #[test]

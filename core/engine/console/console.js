@@ -92,7 +92,9 @@
     renderChoices();
     $("select").hidden = false;
     $("audit").hidden = false;
+    $("approvals").hidden = false;
     refreshAudit();
+    refreshApprovals();
   }
 
   function forgetToken() {
@@ -101,8 +103,9 @@
     previewed = null;
     $("select").hidden = true;
     $("audit").hidden = true;
+    $("approvals").hidden = true;
     $("token-forget").disabled = true;
-    for (const id of ["backend-list", "tag-list", "preview-out", "result-out", "audit-rows"]) {
+    for (const id of ["backend-list", "tag-list", "preview-out", "result-out", "audit-rows", "approvals-list"]) {
       $(id).replaceChildren();
     }
     status("Token forgotten.");
@@ -308,8 +311,14 @@
     $("confirm").disabled = true;
     previewed = null;
     const answer = await api("POST", "/v1/actions", body);
-    showAnswer($("result-out"), answer, false);
-    status("Sent.");
+    if (answer.status === 202 && answer.json && answer.json.outcome === "pending_approval") {
+      showPending($("result-out"), answer.json);
+      status("Waiting for approval by another caller.");
+      refreshApprovals();
+    } else {
+      showAnswer($("result-out"), answer, false);
+      status("Sent.");
+    }
     refreshAudit();
   }
 
@@ -355,10 +364,79 @@
     rows.dataset.loads = String(auditLoads);
   }
 
-  // --- pending approvals ------------------------------------------------------------
-  // Four-eyes approvals are not served yet. Their view goes here: fetch GET /v1/approvals
-  // with the same `api()` once a token is accepted, render into the #approvals section
-  // (hidden until then), and refresh it next to refreshAudit().
+  // --- pending approvals (four-eyes) ------------------------------------------------
+  // GET /v1/approvals lists what this token may see; each card shows what would be sent
+  // (the dry-run plan stored with the request, secrets redacted) and offers approve and
+  // deny. Sever decides who may: the requester and non-approvers get a 403 shown here.
+
+  // How many times the approvals list was shown (`data-loads`: a finished refresh).
+  let approvalLoads = 0;
+
+  function approvalCard(a) {
+    const card = el("div", { class: "card approval", "data-approval-id": a.approval_id, "data-state": a.state },
+      el("h3", { text: `${a.action} on ${a.backends.join(", ")}: ${a.state}` }),
+      el("div", { text: `asked by ${a.requester} — reason: ${a.reason || "(none)"}` }),
+      el("div", { class: "note", text: `target ${JSON.stringify(a.target)} · approvers: ${a.approvers.join(", ")} · expires ${a.expires_at}` }));
+    for (const part of a.planned || []) {
+      card.append(el("div", { class: "note", text: part.backend + ":" }));
+      if (part.problem) card.append(problemCard(part.problem, part.problem.status));
+      else card.append(plannedList(part.requests, part.planning_stops));
+    }
+    if (a.state === "pending") {
+      const approve = el("button", { type: "button", class: "approve", text: "Approve and run" });
+      const deny = el("button", { type: "button", class: "deny", text: "Deny" });
+      const out = el("div", { class: "out decision" });
+      approve.addEventListener("click", () => decide(a.approval_id, "approve", out));
+      deny.addEventListener("click", () => decide(a.approval_id, "deny", out));
+      card.append(el("div", { class: "buttons" }, approve, deny), out);
+    }
+    return card;
+  }
+
+  async function decide(id, verb, out) {
+    const answer = await api("POST", `/v1/approvals/${encodeURIComponent(id)}/${verb}`);
+    out.dataset.status = String(answer.status);
+    if (answer.status >= 400 && answer.status !== 207) {
+      // Refused (403, 409, 410), or approved and run but the run failed (its problem).
+      out.replaceChildren(problemCard(answer.json, answer.status));
+      status(`${verb}: ${answer.status} ${(answer.json && answer.json.code) || ""}`, true);
+    } else if (verb === "approve") {
+      showAnswer(out, answer, false);
+      status("Approved: the request ran.");
+    } else {
+      out.replaceChildren(el("h3", { class: "summary", text: `${answer.status} denied: nothing was sent` }));
+      status("Denied: nothing was sent.");
+    }
+    refreshAudit();
+    refreshApprovals(out);
+  }
+
+  // Refreshes the list; `keep`, a decision's answer, stays shown above it.
+  async function refreshApprovals(keep) {
+    const answer = await api("GET", "/v1/approvals");
+    const list = $("approvals-list");
+    list.replaceChildren();
+    if (keep) list.append(keep);
+    if (answer.status !== 200) {
+      list.append(problemCard(answer.json, answer.status));
+    } else if (!answer.json.approvals.length) {
+      list.append(el("p", { class: "note", text: "No request waits for approval." }));
+    } else {
+      for (const a of answer.json.approvals) list.append(approvalCard(a));
+    }
+    approvalLoads += 1;
+    list.dataset.loads = String(approvalLoads);
+  }
+
+  // A 202 to a confirmed request: it waits for a second caller.
+  function showPending(box, json) {
+    box.replaceChildren(
+      el("h3", { class: "summary outcome-pending_approval", text: "202 pending approval: nothing was sent" }),
+      el("div", { class: "card pending", "data-approval-id": json.approval_id },
+        el("div", { text: `approval ${json.approval_id} on ${json.backends.join(", ")}` }),
+        el("div", { class: "note", text: `approvers: ${json.approvers.join(", ")} · expires ${json.expires_at}` })));
+    box.dataset.status = "202";
+  }
 
   document.addEventListener("DOMContentLoaded", () => {
     $("token-form").addEventListener("submit", useToken);
@@ -371,6 +449,7 @@
     $("preview").addEventListener("click", preview);
     $("confirm").addEventListener("click", confirmSend);
     $("audit-refresh").addEventListener("click", refreshAudit);
+    $("approvals-refresh").addEventListener("click", () => refreshApprovals());
     document.body.dataset.ready = "true";
   });
 })();
