@@ -12,6 +12,7 @@ mod common;
 
 mod alibaba;
 mod approvals;
+mod approvals_lifecycle;
 mod approvals_replicas;
 mod audit_drain;
 mod audit_log;
