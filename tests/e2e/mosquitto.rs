@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sever_tests::eventually;
-use sever_tests::harness::http::{self, Reply};
+use sever_tests::harness::http::Reply;
 use sever_tests::harness::Sever;
 use sever_tests::servers::mosquitto::{MosquittoServer, ADMIN, ADMIN_PASSWORD};
 use sever_tests::servers::{closed_port, Silent};
@@ -78,11 +78,7 @@ fn act(sever: &Sever, backend: &str, action: &str, target: Value) -> Reply {
 }
 
 fn act_with(sever: &Sever, backend: &str, action: &str, target: Value, dry_run: bool) -> Reply {
-    let body = json!({
-        "action": action, "backend": backend, "target": target,
-        "reason": "credential leak INC-5122", "dry_run": dry_run,
-    });
-    http::post_json(&sever.url("/v1/actions"), Some(ONCALL), &body.to_string())
+    crate::common::act_as(sever, ONCALL, backend, action, target, dry_run)
 }
 
 /// An MQTT client driven on its own thread; `closed` is set when the broker ends it.

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sever_tests::eventually;
-use sever_tests::harness::http::{self, Reply};
+use sever_tests::harness::http::Reply;
 use sever_tests::harness::Sever;
 use sever_tests::servers::postgres::{PostgresServer, SUPERUSER_PASSWORD};
 use sever_tests::servers::{closed_port, Silent};
 use tokio::runtime::Runtime;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 const ONCALL: &str = "oncall-token-pg-3a90";
 const SEVER_PASSWORD: &str = "sever-pg-pw-8b12";
@@ -73,11 +73,7 @@ fn act(sever: &Sever, backend: &str, action: &str, target: Value) -> Reply {
 }
 
 fn act_with(sever: &Sever, backend: &str, action: &str, target: Value, dry_run: bool) -> Reply {
-    let body = json!({
-        "action": action, "backend": backend, "target": target,
-        "reason": "credential leak INC-5121", "dry_run": dry_run,
-    });
-    http::post_json(&sever.url("/v1/actions"), Some(ONCALL), &body.to_string())
+    crate::common::act_as(sever, ONCALL, backend, action, target, dry_run)
 }
 
 /// A session of `user` with `application_name`, and its backend pid.
@@ -88,19 +84,9 @@ fn session(
     password: &str,
     name: &str,
 ) -> (Client, i32) {
-    rt.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(&server.conninfo(user, password, name), NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("connect {user}/{name}: {e}"));
-        tokio::spawn(connection);
-        let row = client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .await
-            .unwrap();
-        let pid: i32 = row.get(0);
-        (client, pid)
-    })
+    server
+        .session(rt, user, password, name)
+        .unwrap_or_else(|e| panic!("connect {user}/{name}: {e}"))
 }
 
 /// Whether the server ended this session (the client saw its socket closed).

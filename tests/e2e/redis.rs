@@ -72,11 +72,7 @@ fn act(sever: &Sever, backend: &str, action: &str, target: Value) -> Reply {
 }
 
 fn act_with(sever: &Sever, backend: &str, action: &str, target: Value, dry_run: bool) -> Reply {
-    let body = json!({
-        "action": action, "backend": backend, "target": target,
-        "reason": "credential leak INC-5120", "dry_run": dry_run,
-    });
-    http::post_json(&sever.url("/v1/actions"), Some(ONCALL), &body.to_string())
+    crate::common::act_as(sever, ONCALL, backend, action, target, dry_run)
 }
 
 /// A client of `user` named `name` (`CLIENT SETNAME`), and its client id.

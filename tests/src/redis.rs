@@ -8,8 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::free_port;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// How long the server may take to answer `PING`.
 const START_LIMIT: Duration = Duration::from_secs(15);
@@ -156,19 +155,7 @@ impl RedisServer {
     /// Stops the server (SIGTERM, at most 10 s, then SIGKILL); the port is then closed.
     /// Safe to call twice.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        if crate::eventually(Duration::from_secs(10), || {
-            matches!(child.try_wait(), Ok(Some(_)))
-        }) {
-            return;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::servers::stop_child(self.child.take(), Signal::SIGTERM);
     }
 
     /// Starts a stopped server again on the same port (its data is gone: nothing is saved).

@@ -31,6 +31,7 @@ pub mod plugin;
 pub mod plugin_dir;
 pub mod problem;
 mod problem_code;
+mod redis_link;
 mod reuse;
 pub mod trace;
 

@@ -273,3 +273,20 @@ pub(crate) fn reload(sever: &Sever, result: Reload) {
 pub(crate) fn in_flight(sever: &Sever) -> f64 {
     metric_now(sever, "sever_in_flight_requests", &[]).unwrap_or(0.0)
 }
+
+/// `POST /v1/actions`: `action` on `backend` for `target`, as the caller of `token`, with a
+/// reason (and `dry_run` as given).
+pub(crate) fn act_as(
+    sever: &Sever,
+    token: &str,
+    backend: &str,
+    action: &str,
+    target: Value,
+    dry_run: bool,
+) -> Reply {
+    let body = json!({
+        "action": action, "backend": backend, "target": target,
+        "reason": "credential leak INC-5120", "dry_run": dry_run,
+    });
+    http::post_json(&sever.url("/v1/actions"), Some(token), &body.to_string())
+}

@@ -6,7 +6,10 @@ pub mod mosquitto;
 pub mod nats;
 pub mod postgres;
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::net::{TcpListener, TcpStream};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,4 +60,22 @@ pub fn closed_port() -> u16 {
         "port {port} is taken"
     );
     port
+}
+
+/// Stops a server's process: `signal` (its graceful stop), at most 10 s, then SIGKILL.
+/// Does nothing for `None` (already stopped), so a server's `stop` is safe twice.
+pub fn stop_child(child: Option<Child>, signal: Signal) {
+    let Some(mut child) = child else {
+        return;
+    };
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
+    if crate::eventually(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        return;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

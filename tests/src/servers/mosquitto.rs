@@ -9,8 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::free_port;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// The dynsec admin `mosquitto_ctrl dynsec init` creates.
 pub const ADMIN: &str = "admin";
@@ -124,19 +123,7 @@ impl MosquittoServer {
 
     /// Stops the broker (SIGTERM, at most 10 s, then SIGKILL). Safe twice.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        if crate::eventually(Duration::from_secs(10), || {
-            matches!(child.try_wait(), Ok(Some(_)))
-        }) {
-            return;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::servers::stop_child(self.child.take(), Signal::SIGTERM);
     }
 }
 

@@ -10,8 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::{free_port, workspace_dir};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 pub const SYS_USER: &str = "sys";
 pub const SYS_PASSWORD: &str = "nats-sys-4c0e";
@@ -100,19 +99,7 @@ impl NatsServer {
 
     /// Stops the server (SIGTERM, at most 10 s, then SIGKILL). Safe twice.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        if crate::eventually(Duration::from_secs(10), || {
-            matches!(child.try_wait(), Ok(Some(_)))
-        }) {
-            return;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::servers::stop_child(self.child.take(), Signal::SIGTERM);
     }
 }
 

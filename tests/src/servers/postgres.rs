@@ -9,8 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::free_port;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// The superuser's password.
 pub const SUPERUSER_PASSWORD: &str = "pg-super-7d1e";
@@ -143,21 +142,31 @@ impl PostgresServer {
         )
     }
 
+    /// A session of `user` named `application_name`, and its backend pid; its connection
+    /// is driven on `rt` until the server or the client ends it.
+    pub fn session(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        user: &str,
+        password: &str,
+        application_name: &str,
+    ) -> Result<(tokio_postgres::Client, i32), tokio_postgres::Error> {
+        let conninfo = self.conninfo(user, password, application_name);
+        rt.block_on(async {
+            let (client, connection) =
+                tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await?
+                .get(0);
+            Ok((client, pid))
+        })
+    }
+
     /// Stops the server (fast shutdown: SIGINT, at most 10 s, then SIGKILL). Safe twice.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
-        }
-        if crate::eventually(Duration::from_secs(10), || {
-            matches!(child.try_wait(), Ok(Some(_)))
-        }) {
-            return;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::servers::stop_child(self.child.take(), Signal::SIGINT);
     }
 }
 

@@ -11,13 +11,12 @@
 
 use super::{Approval, ApprovalStoreError, Decided, Held, State, DECIDED_RETENTION};
 use crate::idempotency::REDIS_TIMEOUT;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use crate::redis_link::RedisLink;
+use redis::aio::ConnectionManager;
 use redis::Script;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 const KEY_PREFIX: &str = "sever:approval:";
 const PENDING: &str = "sever:approvals:pending";
@@ -67,21 +66,12 @@ end
 return 0
 ";
 
+#[derive(Debug)]
 pub struct RedisApprovals {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    link: RedisLink,
     insert: Script,
     decide: Script,
     finish: Script,
-}
-
-impl fmt::Debug for RedisApprovals {
-    // The client holds the URL, which may hold a password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisApprovals")
-            .field("connected", &self.connection.initialized())
-            .finish_non_exhaustive()
-    }
 }
 
 fn key(id: &str) -> String {
@@ -94,16 +84,8 @@ fn ms(d: Duration) -> u64 {
 
 impl RedisApprovals {
     pub(super) fn new(url: &str) -> Result<Self, ApprovalStoreError> {
-        if url.starts_with("rediss://") {
-            return Err(ApprovalStoreError::Config(
-                "TLS to Redis (rediss://) is not supported by this build",
-            ));
-        }
-        let client = redis::Client::open(url)
-            .map_err(|_| ApprovalStoreError::Config("not a usable Redis URL"))?;
         Ok(RedisApprovals {
-            client,
-            connection: OnceCell::new(),
+            link: RedisLink::new(url).map_err(ApprovalStoreError::Config)?,
             insert: Script::new(INSERT),
             decide: Script::new(DECIDE),
             finish: Script::new(FINISH),
@@ -111,19 +93,10 @@ impl RedisApprovals {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, ApprovalStoreError> {
-        let manager = self
-            .connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_millis(200));
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-                    .map_err(ApprovalStoreError::Unavailable)
-            })
-            .await?;
-        Ok(manager.clone())
+        self.link
+            .connection()
+            .await
+            .map_err(ApprovalStoreError::Unavailable)
     }
 
     /// Runs `work` on the connection, bounded by [`REDIS_TIMEOUT`].

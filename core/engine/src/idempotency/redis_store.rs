@@ -12,13 +12,12 @@
 //! remade after a failure ([`ConnectionManager`]); every operation is bounded by
 //! [`REDIS_TIMEOUT`].
 
-use std::fmt;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use crate::redis_link::RedisLink;
+use redis::aio::ConnectionManager;
 use redis::Script;
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
 
 use super::{
     Claim, ClaimGuard, Fingerprint, Held, IdempotencyError, ScopeKey, StoredAnswer, ANSWER_TTL,
@@ -66,21 +65,12 @@ enum Record {
     },
 }
 
+#[derive(Debug)]
 pub(super) struct RedisStore {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    link: RedisLink,
     claim: Script,
     complete: Script,
     release: Script,
-}
-
-impl fmt::Debug for RedisStore {
-    // The client holds the URL, which may hold a password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("connected", &self.connection.initialized())
-            .finish_non_exhaustive()
-    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -89,16 +79,8 @@ fn millis(d: Duration) -> u64 {
 
 impl RedisStore {
     pub(super) fn new(url: &str) -> Result<Self, IdempotencyError> {
-        if url.starts_with("rediss://") {
-            return Err(IdempotencyError::Config(
-                "TLS to Redis (rediss://) is not supported by this build",
-            ));
-        }
-        let client = redis::Client::open(url)
-            .map_err(|_| IdempotencyError::Config("not a usable Redis URL"))?;
         Ok(RedisStore {
-            client,
-            connection: OnceCell::new(),
+            link: RedisLink::new(url).map_err(IdempotencyError::Config)?,
             claim: Script::new(CLAIM),
             complete: Script::new(COMPLETE),
             release: Script::new(RELEASE),
@@ -107,21 +89,10 @@ impl RedisStore {
 
     /// The shared connection, made on first use; a clone is a cheap handle.
     async fn connection(&self) -> Result<ConnectionManager, IdempotencyError> {
-        let manager = self
-            .connection
-            .get_or_try_init(|| async {
-                // Few quick reconnection attempts: a request waits for them, and the
-                // next request tries again anyway.
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_millis(200));
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-                    .map_err(IdempotencyError::Unavailable)
-            })
-            .await?;
-        Ok(manager.clone())
+        self.link
+            .connection()
+            .await
+            .map_err(IdempotencyError::Unavailable)
     }
 
     /// Runs `script` on `key` with `args`, bounded by [`REDIS_TIMEOUT`].

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sever_tests::servers::postgres::{PostgresServer, SUPERUSER_PASSWORD};
 use tokio::runtime::Runtime;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::fail;
 use crate::signals::{runtime, Signals};
@@ -26,19 +26,9 @@ fn session(
     password: &str,
     name: &str,
 ) -> (Client, i32) {
-    rt.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(&server.conninfo(user, password, name), NoTls)
-                .await
-                .unwrap_or_else(|e| fail(&format!("connect {user}/{name}: {e}")));
-        tokio::spawn(connection);
-        let pid: i32 = client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .await
-            .unwrap_or_else(|e| fail(&format!("pg_backend_pid: {e}")))
-            .get(0);
-        (client, pid)
-    })
+    server
+        .session(rt, user, password, name)
+        .unwrap_or_else(|e| fail(&format!("connect {user}/{name}: {e}")))
 }
 
 /// Runs `vendor-sim postgresql` until SIGTERM or SIGINT; `user` / `password` is the

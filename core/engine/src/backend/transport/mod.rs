@@ -247,6 +247,15 @@ impl Redial {
     fn succeeded(&self) {
         *self.failed.lock() = None;
     }
+
+    /// Notes how a connection attempt ended: `Ok` (connected, or refused by the server,
+    /// whose answer is handed back each time, with no backoff) or `Err` (it failed).
+    fn note<T, E>(&self, attempt: &Result<T, E>) {
+        match attempt {
+            Ok(_) => self.succeeded(),
+            Err(_) => self.failed(),
+        }
+    }
 }
 
 /// Text with invalid UTF-8 replaced.

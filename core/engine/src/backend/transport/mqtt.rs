@@ -149,20 +149,11 @@ impl MqttLink {
             }
         })
         .await;
+        self.redial.note(&opened);
         match opened {
-            Ok(Ok(session)) => {
-                self.redial.succeeded();
-                Ok(session)
-            }
-            // A refusal is the broker's answer, handed back each time: no backoff.
-            Ok(Err(reason)) => {
-                self.redial.succeeded();
-                Err(Broken::Refused(reason))
-            }
-            Err(e) => {
-                self.redial.failed();
-                Err(Broken::Failed(e))
-            }
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err(reason)) => Err(Broken::Refused(reason)),
+            Err(e) => Err(Broken::Failed(e)),
         }
     }
 }

@@ -89,22 +89,11 @@ impl NatsLink {
             }
         })
         .await;
-        match opened {
-            Ok(Ok(client)) => {
-                self.redial.succeeded();
-                *open = Some(client.clone());
-                Ok(Ok(client))
-            }
-            // A refusal is the server's answer, handed back each time: no backoff.
-            Ok(Err(refused)) => {
-                self.redial.succeeded();
-                Ok(Err(refused))
-            }
-            Err(e) => {
-                self.redial.failed();
-                Err(e)
-            }
+        self.redial.note(&opened);
+        if let Ok(Ok(client)) = &opened {
+            *open = Some(client.clone());
         }
+        opened
     }
 
     /// Performs `request`; the client is connected first if needed.

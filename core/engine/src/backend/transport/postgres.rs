@@ -138,11 +138,7 @@ impl PostgresLink {
             }
         })
         .await;
-        match &opened {
-            // A refusal is the server's answer, handed back each time: no backoff.
-            Ok(_) => self.redial.succeeded(),
-            Err(_) => self.redial.failed(),
-        }
+        self.redial.note(&opened);
         opened
     }
 }

@@ -98,22 +98,11 @@ impl RedisLink {
             Ok(Ok(connection))
         })
         .await;
-        match opened {
-            Ok(Ok(connection)) => {
-                self.redial.succeeded();
-                *open = Some(connection.clone());
-                Ok(Ok(connection))
-            }
-            // A refusal is the server's answer, handed back each time: no backoff.
-            Ok(Err(refused)) => {
-                self.redial.succeeded();
-                Ok(Err(refused))
-            }
-            Err(e) => {
-                self.redial.failed();
-                Err(e)
-            }
+        self.redial.note(&opened);
+        if let Ok(Ok(connection)) = &opened {
+            *open = Some(connection.clone());
         }
+        opened
     }
 
     /// A command that failed: the server's error reply, or a broken connection (dropped,
