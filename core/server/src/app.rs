@@ -111,7 +111,7 @@ impl Incoming for Session<'_> {
             BodyFraming::Chunked => None,
         };
         let read = read_body(self.session, self.head.expect_continue, declared, limit);
-        let body = match tokio::time::timeout_at(self.body_deadline, read).await {
+        let body = match crate::deadline::until(self.body_deadline, read).await {
             Ok(body) => body,
             Err(_) => Body::TimedOut,
         };

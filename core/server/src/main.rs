@@ -5,6 +5,7 @@
 mod app;
 mod approvals_sweep;
 mod client;
+mod deadline;
 mod drain;
 mod http;
 mod local;

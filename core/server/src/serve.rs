@@ -1,17 +1,15 @@
 //! `sever serve`: build the engine from the config and run it on pingora.
 
 use crate::app::ClientCertificates;
-use crate::http::{descriptor_budget, HttpApp};
+use crate::http::{descriptor_budget, HttpApp, Listening};
 use crate::logging::{start_logging, LogFormat};
 use crate::telemetry::Telemetry;
 use crate::upstream::PingoraUpstream;
 use nix::sys::signal::Signal;
 use pingora::listeners::tls::TlsSettings;
-use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
-use pingora::services::listening::Service;
 use pingora::tls::ResolvesServerCert;
 use sever_engine::config::{self, Config, ConfigError, ConfigErrors, ReloadableCert};
 use sever_engine::live::Live;
@@ -322,30 +320,30 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     let ceiling = descriptor_budget(server_config.max_connections);
     let live = Arc::new(Live::new(sever));
     // The handshake is Sever's (in the app, under the head deadline and the connection
-    // cap), so the listener itself is plain TCP either way.
-    let (acceptor, served_tls, listener) = match tls {
-        // rustls reads whole records: a TLS record's worth of read buffer saves reads.
-        Some((settings, served)) => (
-            Some(settings.build()),
-            Some(served),
-            ListenerConfig::tcp(listen.to_string())
-                .l4_buffer(L4BufferSettings::default().read(TLS_READ_BUFFER)),
-        ),
-        None => (None, None, plain_listener(listen)),
+    // cap), so the listener itself is plain TCP either way, and so are its reads: each
+    // head is read into a buffer of the serve loop's own, sized by
+    // `server.read_buffer_bytes`.
+    let (acceptor, served_tls) = match tls {
+        Some((settings, served)) => (Some(settings.build()), Some(served)),
+        None => (None, None),
     };
-    let mut api = Service::new(
-        "sever canonical API".to_owned(),
+    let bound = |addr: SocketAddr| {
+        crate::http::bind(addr).unwrap_or_else(|e| {
+            tracing::error!("cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        })
+    };
+    server.add_service(Listening::new(
+        "sever canonical API",
+        bound(listen),
         HttpApp::api(Arc::clone(&live), ceiling, acceptor),
-    );
-    api.add_listener(listener);
-    server.add_service(api);
+    ));
     if let Some(addr) = metrics_listen {
-        let mut metrics = Service::new(
-            "sever metrics".to_owned(),
+        server.add_service(Listening::new(
+            "sever metrics",
+            bound(addr),
             HttpApp::metrics(Arc::clone(&live)),
-        );
-        metrics.add_listener(plain_listener(addr));
-        server.add_service(metrics);
+        ));
     }
     server.add_service(background_service(
         "sever approvals sweep",
@@ -377,16 +375,6 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
     }
     tracing::info!("stopped");
     status
-}
-
-/// The read buffer of a TLS connection (one TLS record).
-const TLS_READ_BUFFER: usize = 16 * 1024;
-
-/// A plain-HTTP listener without pingora's 64 KiB read buffer per connection: the serve
-/// loop reads each head into a buffer of its own that grows only as far as the head does
-/// (`server.max_header_bytes`), so an idle or trickling connection costs little memory.
-fn plain_listener(addr: SocketAddr) -> ListenerConfig {
-    ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::default().read(0))
 }
 
 /// The vendor client used by `serve`.

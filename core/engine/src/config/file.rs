@@ -38,6 +38,7 @@ pub(super) struct ServerFile {
     pub(super) max_in_flight: Option<u64>,
     pub(super) header_timeout_ms: Option<u64>,
     pub(super) max_header_bytes: Option<u64>,
+    pub(super) read_buffer_bytes: Option<u64>,
     pub(super) max_connections: Option<u64>,
     pub(super) console: Option<bool>,
     pub(super) tls: Option<TlsFile>,

@@ -128,6 +128,10 @@ pub struct ServerConfig {
     /// The most a request head may hold, request line and fields together
     /// (`max_header_bytes`, default 16 KiB); larger heads get 431.
     pub max_header_bytes: usize,
+    /// The buffer each request head is first read into (`read_buffer_bytes`, default
+    /// 1024): held by every open connection while it waits for a request, and grown
+    /// (doubling, up to `max_header_bytes`) only for a larger head, one more read each time.
+    pub read_buffer_bytes: usize,
     /// Open connections on `listen` (`max_connections`, default 16384); more are closed
     /// at once. Lowered at start to fit the process's descriptor limit.
     pub max_connections: usize,

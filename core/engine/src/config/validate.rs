@@ -32,6 +32,8 @@ const MAX_CONCURRENCY: u64 = 1_000_000;
 const MAX_HEADER_BYTES: u64 = 1024 * 1024;
 /// The smallest `max_header_bytes`: a request line and a bearer token fit.
 const MIN_HEADER_BYTES: u64 = 1024;
+/// The smallest `read_buffer_bytes`.
+const MIN_READ_BUFFER: u64 = 128;
 /// The largest `max_connections`.
 const MAX_CONNECTIONS: u64 = 10_000_000;
 /// The largest `retries`.
@@ -148,6 +150,15 @@ fn server(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<ServerConfig> {
             MAX_HEADER_BYTES,
         )
         .and_then(|n| usize::try_from(n).ok());
+    let read_buffer_bytes = ctx
+        .bounded_from(
+            "server.read_buffer_bytes",
+            file.read_buffer_bytes,
+            1024,
+            MIN_READ_BUFFER,
+            MAX_HEADER_BYTES,
+        )
+        .and_then(|n| usize::try_from(n).ok());
     let max_connections = ctx.count(
         "server.max_connections",
         file.max_connections,
@@ -168,6 +179,7 @@ fn server(ctx: &mut Ctx<'_>, node: Option<&Value>) -> Option<ServerConfig> {
         max_in_flight: max_in_flight?,
         header_timeout: header_timeout?,
         max_header_bytes: max_header_bytes?,
+        read_buffer_bytes: read_buffer_bytes?,
         max_connections: max_connections?,
         console: file.console.unwrap_or(true),
         tls: tls?,

@@ -37,6 +37,7 @@ pub(super) async fn serve(
             idle: KEEPALIVE_IDLE,
             header_timeout: server.header_timeout,
             max_header_bytes: server.max_header_bytes,
+            read_buffer: server.read_buffer_bytes,
         };
         let (head, buf) = match head::read(&mut stream, pending, wait).await {
             Read::Head(head, buf) => (head, buf),
@@ -51,39 +52,65 @@ pub(super) async fn serve(
                     ProblemCode::RequestTimeout,
                     "the request head did not arrive within server.header_timeout_ms",
                 );
-                return reply::refuse(stream, &problem, false).await;
+                return Box::pin(reply::refuse(stream, &problem, false)).await;
             }
-            Read::Refused(refusal) => return refuse(&sever, stream, refusal).await,
+            // Refusals are boxed too, so their buffers are not part of the idle state.
+            Read::Refused(refusal) => return Box::pin(refuse(&sever, stream, refusal)).await,
         };
-        let mut session = HttpSession::new(stream);
-        // The head is already in `buf`: pingora parses it without reading.
-        session.set_pipelined_prefix(buf);
-        // Bytes read past this request are handed back for the next one, not dropped.
-        session.set_pipelining_enabled(true);
-        match session.read_request().await {
-            Ok(Some(_)) => {}
-            // pingora's own checks refused what Sever's let through (an absolute-form
-            // target naming another host, say).
-            _ => return refuse(&sever, session.into_inner(), Refusal::Malformed).await,
-        }
-        if *shutdown.borrow() {
-            session.set_server_keepalive(None);
-        }
-        crate::app::serve(&sever, &mut session, head, app.listener).await;
-        if !session.will_keepalive() {
-            // Unread body bytes may still be on their way: read them off before closing,
-            // so the answer is not lost to a reset.
-            let linger = !session.is_body_done();
-            return reply::close(session.into_inner(), linger).await;
-        }
-        match session.reuse().await {
-            Ok(Some(reusable)) => {
-                let (next, prefix) = reusable.into_parts();
+        // The request's own state (pingora's session, the engine's future) is boxed: it
+        // exists only while a request is in flight, so an idle keep-alive connection holds
+        // this loop's small state and its read buffer, not the largest request's.
+        match Box::pin(request(app, &sever, stream, head, buf, shutdown)).await {
+            Some((next, prefix)) => {
                 stream = next;
-                pending = prefix.unwrap_or_default();
+                pending = prefix;
             }
-            _ => return,
+            None => return,
         }
+    }
+}
+
+/// Serves one request whose head is at the start of `buf`, and returns the connection
+/// and the bytes read past the request when the connection stays open.
+async fn request(
+    app: &HttpApp,
+    sever: &sever_engine::Sever,
+    stream: Stream,
+    head: sever_engine::framing::Head,
+    buf: BytesMut,
+    shutdown: &ShutdownWatch,
+) -> Option<(Stream, BytesMut)> {
+    let mut session = HttpSession::new(stream);
+    // The head is already in `buf`: pingora parses it without reading.
+    session.set_pipelined_prefix(buf);
+    // Bytes read past this request are handed back for the next one, not dropped.
+    session.set_pipelining_enabled(true);
+    match session.read_request().await {
+        Ok(Some(_)) => {}
+        // pingora's own checks refused what Sever's let through (an absolute-form
+        // target naming another host, say).
+        _ => {
+            refuse(sever, session.into_inner(), Refusal::Malformed).await;
+            return None;
+        }
+    }
+    if *shutdown.borrow() {
+        session.set_server_keepalive(None);
+    }
+    crate::app::serve(sever, &mut session, head, app.listener).await;
+    if !session.will_keepalive() {
+        // Unread body bytes may still be on their way: read them off before closing,
+        // so the answer is not lost to a reset.
+        let linger = !session.is_body_done();
+        reply::close(session.into_inner(), linger).await;
+        return None;
+    }
+    match session.reuse().await {
+        Ok(Some(reusable)) => {
+            let (next, prefix) = reusable.into_parts();
+            Some((next, prefix.unwrap_or_default()))
+        }
+        _ => None,
     }
 }
 

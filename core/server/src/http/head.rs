@@ -13,9 +13,6 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-/// The first read's buffer; it grows (doubling) up to the head cap only for large heads.
-const INITIAL_BUFFER: usize = 4096;
-
 /// How long to wait for one head.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Wait {
@@ -27,6 +24,9 @@ pub(super) struct Wait {
     /// From the first byte to the blank line.
     pub(super) header_timeout: Duration,
     pub(super) max_header_bytes: usize,
+    /// The first read's buffer (`server.read_buffer_bytes`); it grows (doubling) up to
+    /// the head cap only for larger heads.
+    pub(super) read_buffer: usize,
 }
 
 /// What came of waiting for a head.
@@ -60,11 +60,11 @@ pub(super) async fn read(stream: &mut Stream, mut buf: BytesMut, wait: Wait) -> 
             }
         }
         if buf.capacity() == buf.len() {
-            let grow = buf.capacity().max(INITIAL_BUFFER);
+            let grow = buf.capacity().max(wait.read_buffer);
             buf.reserve(grow.min(wait.max_header_bytes.saturating_sub(buf.len()).max(1)));
         }
         let limit = deadline.unwrap_or_else(|| Instant::now() + wait.idle);
-        match tokio::time::timeout_at(limit, stream.read_buf(&mut buf)).await {
+        match crate::deadline::until(limit, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => return Read::Gone,
             Ok(Ok(0)) | Ok(Err(_)) => return Read::Broken,
             Ok(Ok(_)) => {

@@ -1,6 +1,7 @@
-//! Sever's own HTTP/1.1 serve loop on pingora's lower-level pieces: a [`ServerApp`] per
-//! listener, taking each accepted connection (TCP, or TLS after the handshake) through
-//! its requests in turn.
+//! Sever's own HTTP/1.1 serve loop on pingora's lower-level pieces: its own accept loop
+//! per listener ([`Listening`], a pingora service on pingora's runtime threads), taking
+//! each accepted connection (TCP, or TLS after the handshake) through its requests in
+//! turn.
 //!
 //! pingora's `ServeHttp` wrapper reads the head itself (a 60 s timeout per read, 1 MiB,
 //! a malformed head dropped without an answer) and turns keep-alive back on after its
@@ -14,16 +15,18 @@
 //! 4. keeps the connection only if the request was read to its end and both sides want
 //!    keep-alive; pipelined bytes already read carry over to the next head.
 
+mod accept;
+mod coalesce;
 mod connection;
 mod head;
 mod limits;
 mod reply;
 
+pub(crate) use accept::{bind, Listening};
 pub(crate) use limits::descriptor_budget;
 
-use async_trait::async_trait;
+use coalesce::Coalesced;
 use limits::Gate;
-use pingora::apps::ServerApp;
 use pingora::listeners::tls::Acceptor;
 use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::Stream;
@@ -32,6 +35,7 @@ use prometheus::{IntCounter, IntGauge};
 use sever_engine::api::Listener;
 use sever_engine::live::Live;
 use std::sync::Arc;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Open connections `metrics_listen` takes: scrapers and probes need few, and a flood on
@@ -104,49 +108,46 @@ impl HttpApp {
     }
 }
 
-#[async_trait]
-impl ServerApp for HttpApp {
-    async fn process_new(
-        self: &Arc<Self>,
-        stream: Stream,
-        shutdown: &ShutdownWatch,
-    ) -> Option<Stream> {
+impl HttpApp {
+    /// Serves one accepted connection to its end: admitted under the connection cap (or
+    /// closed at once), through the TLS handshake with `server.tls`, then request after
+    /// request ([`connection::serve`]). Every write waits for the flush that ends an
+    /// answer ([`Coalesced`]).
+    pub(crate) async fn serve_connection(self: Arc<Self>, tcp: TcpStream, shutdown: ShutdownWatch) {
         let Some(_slot) = self.gate.enter(self.limit(), &self.open) else {
             // Dropped at once: the descriptor is free again before the next accept.
             self.refused.inc();
-            return None;
+            return;
         };
         let accepted = Instant::now();
-        let stream = match &self.tls {
-            None => stream,
-            Some(Handshakes(acceptor)) => self.handshake(acceptor, stream, accepted).await?,
+        let l4 = L4Stream::from(tcp);
+        let stream: Stream = match &self.tls {
+            None => Box::new(l4),
+            // Boxed: the handshake's state is large and would otherwise stay in every
+            // connection's task after the handshake is over.
+            Some(Handshakes(acceptor)) => {
+                match Box::pin(self.handshake(acceptor, l4, accepted)).await {
+                    Some(tls) => tls,
+                    None => return,
+                }
+            }
         };
-        connection::serve(self, stream, shutdown, accepted).await;
-        None
+        let stream: Stream = Box::new(Coalesced::new(stream));
+        connection::serve(&self, stream, &shutdown, accepted).await;
     }
-}
 
-impl HttpApp {
     /// The TLS handshake of a connection accepted at `accepted`, or `None` (counted) when
     /// it fails or outlasts `server.header_timeout_ms`: the connection is then closed.
     async fn handshake(
         &self,
         acceptor: &Acceptor,
-        stream: Stream,
+        l4: L4Stream,
         accepted: Instant,
     ) -> Option<Stream> {
         let sever = self.live.load();
         let failures = &sever.metrics().tls_handshake_failures;
-        // The TLS listener is a plain TCP one underneath: its streams are L4 streams.
-        let l4 = match stream.into_any().downcast::<L4Stream>() {
-            Ok(l4) => *l4,
-            Err(_) => {
-                tracing::error!("a TLS listener's connection is not a TCP stream");
-                return None;
-            }
-        };
         let deadline = accepted + sever.config.server.header_timeout;
-        match tokio::time::timeout_at(deadline, acceptor.tls_handshake(l4)).await {
+        match crate::deadline::until(deadline, acceptor.tls_handshake(l4)).await {
             Ok(Ok(tls)) => Some(Box::new(tls)),
             Ok(Err(e)) => {
                 // A client's failure, not Sever's: counted, and told at debug only.

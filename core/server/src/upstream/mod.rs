@@ -9,17 +9,20 @@
 //! own pool ([`pool`]), not pingora's (which drops some under load: see there).
 
 mod pool;
+mod wire;
 
 use async_trait::async_trait;
 use pingora::connectors::TransportConnector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession;
+use pingora::protocols::Stream;
 use pingora::upstreams::peer::{HttpPeer, Peer};
 use pingora::ErrorType;
 use sever_engine::backend::{TransportError, Upstream, UpstreamResponse};
 use sever_engine::plugin::VendorRequest;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 use pool::IdlePool;
 
@@ -109,6 +112,20 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TransportError> {
         .ok_or_else(|| TransportError::Connect(format!("{host} has no address")))
 }
 
+/// The `Host` header's value: the port only when it is not the scheme's default.
+fn host_header(target: &Target) -> String {
+    let default_port = if target.tls { 443 } else { 80 };
+    if target.port == default_port {
+        target.host.clone()
+    } else if target.host.contains(':') {
+        format!("[{}]:{}", target.host, target.port)
+    } else {
+        format!("{}:{}", target.host, target.port)
+    }
+}
+
+/// The request as pingora's session writes it (the path [`wire::needs_session_writer`]
+/// picks).
 fn header(request: &VendorRequest, target: &Target) -> Result<RequestHeader, TransportError> {
     let invalid = |e: pingora::BError| TransportError::Invalid(e.to_string());
     // Header names go out lower-case (HTTP field names are case-insensitive, and adapters
@@ -119,15 +136,9 @@ fn header(request: &VendorRequest, target: &Target) -> Result<RequestHeader, Tra
         Some(request.headers.len() + 3),
     )
     .map_err(invalid)?;
-    let default_port = if target.tls { 443 } else { 80 };
-    let host = if target.port == default_port {
-        target.host.clone()
-    } else if target.host.contains(':') {
-        format!("[{}]:{}", target.host, target.port)
-    } else {
-        format!("{}:{}", target.host, target.port)
-    };
-    header.insert_header("host", host).map_err(invalid)?;
+    header
+        .insert_header("host", host_header(target))
+        .map_err(invalid)?;
     for (name, value) in &request.headers {
         if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
             continue;
@@ -149,15 +160,52 @@ impl PingoraUpstream {
     /// handshake) has a far larger future; it is boxed so that every request's future does
     /// not carry it and copy it into `async_trait`'s box (≈ 10,700 instructions of `memcpy`
     /// per request before, by callgrind).
-    async fn session(&self, peer: &HttpPeer, key: u64) -> Result<HttpSession, TransportError> {
-        let stream = match self.idle.take(key) {
-            Some(stream) => stream,
+    async fn connection(&self, peer: &HttpPeer, key: u64) -> Result<Stream, TransportError> {
+        match self.idle.take(key) {
+            Some(stream) => Ok(stream),
             None => Box::pin(self.connector.new_stream(peer))
                 .await
-                .map_err(|e| {
-                    TransportError::Connect(format!("{}: {}", peer.address(), brief(&e)))
-                })?,
+                .map_err(|e| TransportError::Connect(format!("{}: {}", peer.address(), brief(&e)))),
+        }
+    }
+
+    /// Writes `request` on a connection to `peer` and returns the session that reads its
+    /// answer. The usual request goes out as one buffer in one write ([`wire`]); the rest
+    /// through pingora's session writer, head and body apart.
+    async fn send_request(
+        &self,
+        request: &VendorRequest,
+        target: &Target,
+        peer: &HttpPeer,
+        key: u64,
+    ) -> Result<HttpSession, TransportError> {
+        let broken = |e: pingora::BError| TransportError::Protocol(brief(&e));
+        if wire::needs_session_writer(request) {
+            let header = header(request, target)?;
+            let mut session =
+                HttpSession::new_with_options(self.connection(peer, key).await?, peer);
+            session
+                .write_request_header(Box::new(header))
+                .await
+                .map_err(broken)?;
+            if !request.body.is_empty() {
+                session
+                    .write_body(request.body.as_bytes())
+                    .await
+                    .map_err(broken)?;
+            }
+            session.finish_body().await.map_err(broken)?;
+            return Ok(session);
+        }
+        let bytes = wire::request_bytes(request, &host_header(target), &target.path_and_query)?;
+        let mut stream = self.connection(peer, key).await?;
+        let written = async {
+            stream.write_all(&bytes).await?;
+            stream.flush().await
         };
+        written
+            .await
+            .map_err(|e| TransportError::Protocol(format!("while writing the request: {e}")))?;
         Ok(HttpSession::new_with_options(stream, peer))
     }
 
@@ -171,21 +219,9 @@ impl PingoraUpstream {
         let mut peer = HttpPeer::new(addr, target.tls, target.host.clone());
         peer.options.connection_timeout = Some(timeout);
         peer.options.total_connection_timeout = Some(timeout);
-        let header = header(request, target)?;
         let key = peer.reuse_hash();
-        let mut session = self.session(&peer, key).await?;
+        let mut session = self.send_request(request, target, &peer, key).await?;
         let broken = |e: pingora::BError| TransportError::Protocol(brief(&e));
-        session
-            .write_request_header(Box::new(header))
-            .await
-            .map_err(broken)?;
-        if !request.body.is_empty() {
-            session
-                .write_body(request.body.as_bytes())
-                .await
-                .map_err(broken)?;
-        }
-        session.finish_body().await.map_err(broken)?;
         session.read_response().await.map_err(broken)?;
         let (status, headers) = {
             let head = session
@@ -259,7 +295,8 @@ impl Upstream for PingoraUpstream {
         timeout: Duration,
     ) -> Result<UpstreamResponse, TransportError> {
         let target = parse_url(&request.url)?;
-        match tokio::time::timeout(timeout, self.exchange(request, &target, timeout)).await {
+        // On pingora's coarse timer: no system call per vendor call (crate::deadline).
+        match crate::deadline::within(timeout, self.exchange(request, &target, timeout)).await {
             Ok(result) => result,
             Err(_) => Err(TransportError::Timeout(timeout)),
         }

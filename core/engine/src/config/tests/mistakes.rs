@@ -13,7 +13,7 @@ fn an_unknown_key_is_named_with_its_path() {
         &format!("{AUTH}\nserver:\n  listn: '127.0.0.1:1'\n"),
         "server.listn: unknown key (expected one of listen, metrics_listen, max_body_bytes, \
          request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, \
-         header_timeout_ms, max_header_bytes, max_connections, console, tls)",
+         header_timeout_ms, max_header_bytes, read_buffer_bytes, max_connections, console, tls)",
     );
 }
 
@@ -295,6 +295,10 @@ fn the_connection_limits_are_bounded() {
         "server.max_header_bytes: must be at least 1024",
     );
     assert_error(
+        &format!("{AUTH}\nserver:\n  read_buffer_bytes: 64\n"),
+        "server.read_buffer_bytes: must be at least 128",
+    );
+    assert_error(
         &format!("{AUTH}\nserver:\n  max_connections: 0\n"),
         "server.max_connections: must be at least 1",
     );
@@ -364,7 +368,7 @@ fn the_other_keys_of_an_item_are_checked_despite_a_mistake_in_one() {
     let expected = [
         "server.1: unknown key (expected one of listen, metrics_listen, max_body_bytes, \
          request_timeout_ms, shutdown_grace_ms, insecure_no_auth, max_in_flight, \
-         header_timeout_ms, max_header_bytes, max_connections, console, tls)",
+         header_timeout_ms, max_header_bytes, read_buffer_bytes, max_connections, console, tls)",
         "server.max_body_bytes: expected a whole number (0 or more), found the number 1.5",
         "server.listen: expected a string, found the number 5",
         "server.max_in_flight: must be at least 1",

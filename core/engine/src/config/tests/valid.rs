@@ -21,6 +21,7 @@ server:
   max_in_flight: 10
   header_timeout_ms: 2500
   max_header_bytes: 8192
+  read_buffer_bytes: 2048
   max_connections: 500
   tls:
     cert_path: "tls/server.pem"
@@ -102,6 +103,7 @@ fn a_full_config_fills_every_section_of_the_model() {
     assert_eq!(server.max_in_flight, 10);
     assert_eq!(server.header_timeout, Duration::from_millis(2500));
     assert_eq!(server.max_header_bytes, 8192);
+    assert_eq!(server.read_buffer_bytes, 2048);
     assert_eq!(server.max_connections, 500);
     let tls = server.tls.as_ref().unwrap();
     assert_eq!(tls.cert_path, base.join("tls/server.pem"));
@@ -221,6 +223,7 @@ fn absent_keys_take_the_documented_defaults() {
     assert_eq!(server.max_in_flight, 4_096);
     assert_eq!(server.header_timeout, Duration::from_millis(10_000));
     assert_eq!(server.max_header_bytes, 16_384);
+    assert_eq!(server.read_buffer_bytes, 1024);
     assert_eq!(server.max_connections, 16_384);
     assert_eq!(server.tls, None);
     assert!(config.plugins.is_empty());
