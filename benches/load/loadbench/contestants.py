@@ -72,7 +72,8 @@ backend vendor
 """
 
 
-def sever_conf(workdir, port, upstream, auth, audit, plugins=("cedalo",), scheme="http"):
+def sever_conf(workdir, port, upstream, auth, audit, plugins=("cedalo",), scheme="http",
+               read_buffer=None):
     lines = [
         "# Sever: the cedalo adapter translates every request.",
         "server:",
@@ -82,6 +83,8 @@ def sever_conf(workdir, port, upstream, auth, audit, plugins=("cedalo",), scheme
     ]
     if not auth:
         lines.append("  insecure_no_auth: true")
+    if read_buffer:
+        lines.append(f"  read_buffer_bytes: {read_buffer}")
     lines.append("plugins:")
     lines += [f"  - path: {TARGET / ('libsever_' + p + '.so')}" for p in plugins]
     if auth:
@@ -107,6 +110,10 @@ def sever_conf(workdir, port, upstream, auth, audit, plugins=("cedalo",), scheme
         '      token: "vendor-token"',
     ]
     return "\n".join(lines) + "\n"
+
+
+# server.read_buffer_bytes settings the `buffers` section compares (1024: the default).
+BUFFER_SIZES = [256, 1024, 4096]
 
 
 def make_contestants(workdir, upstream_port, tls_port, ca_file, max_conns):
@@ -141,7 +148,7 @@ def make_contestants(workdir, upstream_port, tls_port, ca_file, max_conns):
             stdout=str(workdir / "haproxy-access.log") if logging else None,
             upstream="tls" if tls else "plain", **kw)
 
-    def sever(key, name, auth, audit, tls=False, env=None, **kw):
+    def sever(key, name, auth, audit, tls=False, env=None, read_buffer=None, **kw):
         up = tls_port if tls else upstream_port
         env = dict(env or {}, **({"SSL_CERT_FILE": str(ca_file)} if tls else {}))
         add(key, name, audit,
@@ -149,7 +156,7 @@ def make_contestants(workdir, upstream_port, tls_port, ca_file, max_conns):
                        "--config", str(workdir / f"{key}.yaml")],
             f"{key}.yaml",
             lambda p: sever_conf(workdir, p, up, auth, audit,
-                                 scheme="https" if tls else "http"),
+                                 scheme="https" if tls else "http", read_buffer=read_buffer),
             stop_signal=signal.SIGINT, ready_path="/readyz", env=env,
             upstream="tls" if tls else "plain", **kw)
 
@@ -172,6 +179,11 @@ def make_contestants(workdir, upstream_port, tls_port, ca_file, max_conns):
     # log and no per-request log line (the passthrough logs nothing either).
     sever("sever-auth", "Sever (cedalo) with auth", True, False, env={"RUST_LOG": "warn"})
     passthrough("passthrough")
+    # The floor: a minimal tokio proxy of the same exchange (benches/load/floor.rs).
+    add("floor", "tokio floor (minimal proxy)", False,
+        lambda p: [str(TARGET / "sever-bench-floor"), f"127.0.0.1:{p}",
+                   f"127.0.0.1:{upstream_port}"],
+        stop_signal=signal.SIGTERM)
 
     # HTTPS to the upstream, logging off.
     nginx("nginx-tls", False, tls=True)
@@ -187,4 +199,9 @@ def make_contestants(workdir, upstream_port, tls_port, ca_file, max_conns):
     passthrough("passthrough-2", threads=2, cpus=BOTH_CPUS)
     sever("sever-auth-2", "Sever (cedalo) with auth", True, False, env={"RUST_LOG": "warn"},
           cpus=BOTH_CPUS)
+    # The read buffer each request head is first read into (server.read_buffer_bytes):
+    # idle memory against CPU per request.
+    for size in BUFFER_SIZES:
+        sever(f"sever-auth-buf{size}", f"Sever (cedalo) with auth, read_buffer_bytes {size}",
+              True, False, env={"RUST_LOG": "warn"}, read_buffer=size)
     return made

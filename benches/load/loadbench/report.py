@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .common import BODY, LOAD_CPU, PLUGINS, PROXY_CPU, TARGET, Run
 from .report_more import conns_section, scaling_section, syscalls_section, targets_section
-from .report_more import tls_section
+from .report_more import buffers_section, tls_section
 from .samples import WRK_LUA, Load, wrk_cmd
 from .util import fmt_table, med, not_measured
 
@@ -101,7 +101,7 @@ def throughput_section(args, contestants, tp):
         "*errors* counts connect/read/write/timeout errors and answers other than 2xx/3xx.",
         "",
     ]
-    off = ["direct", "nginx", "haproxy", "passthrough", "sever", "sever-auth"]
+    off = ["direct", "nginx", "haproxy", "passthrough", "floor", "sever", "sever-auth"]
     on = ["direct", "nginx-log", "haproxy-log", "passthrough", "sever-log"]
     if not all(tp.get(k) for k in off):
         return lines + [not_measured("throughput"), ""]
@@ -109,7 +109,9 @@ def throughput_section(args, contestants, tp):
              "Logging off: Sever without audit log and with `RUST_LOG=warn` (no per-request "
              "log line), without auth (`insecure_no_auth`) and with bearer-token auth (tier 1 "
              "as the issue states it: auth, metrics, translating every request); nginx "
-             "`access_log off`; HAProxy without log")
+             "`access_log off`; HAProxy without log; the tokio floor (benches/load/floor.rs: "
+             "one task and one upstream connection per client connection, fixed messages, "
+             "no parsing beyond framing: the runtime's and the kernel's share of a proxy)")
     if all(tp.get(k) for k in on):
         tp_table(lines, tp, contestants, on,
                  "Logging on: Sever with bearer-token auth, the audit log (one JSON line per "
@@ -234,6 +236,7 @@ def report(args, info, build_cmd, workdir, contestants, results, started, finish
     lines += scaling_section(args, contestants, results.get("tp", {}), results.get("scaling"))
     lines += latency_section(args, contestants, results.get("lat"))
     lines += idle_section(args, contestants, results.get("idle"))
+    lines += buffers_section(args, contestants, results.get("buffers"))
     lines += startup_section(results.get("startup"))
     lines += commands_section(args, build_cmd, workdir, contestants)
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from .syscalls import GROUPS, grouped
 from .upstream_conns import per_10k
 from .util import fmt_table, med, not_measured, verdict
 
-ONE_CORE = ["direct", "nginx", "haproxy", "passthrough", "sever", "sever-auth"]
+ONE_CORE = ["direct", "nginx", "haproxy", "passthrough", "floor", "sever", "sever-auth"]
 TLS_KEYS = ["nginx-tls", "haproxy-tls", "passthrough-tls", "sever-auth-tls"]
 SCALE_KEYS = ["nginx-2", "haproxy-2", "passthrough-2", "sever-auth-2"]
 
@@ -146,7 +146,10 @@ def targets_section(args, results):
     rows = []
 
     def row(target, measured, ok):
-        rows.append([target, measured, verdict(ok) if ok is not None else "not measured"])
+        if isinstance(ok, str):
+            rows.append([target, measured, ok])
+        else:
+            rows.append([target, measured, verdict(ok) if ok is not None else "not measured"])
 
     if idle:
         mib = idle["sever"]["idle_kib"] / 1024
@@ -167,6 +170,10 @@ def targets_section(args, results):
         rps = med(sv, "rps") / med(ng, "rps")
         row("Sever with auth ≤ 1.5× nginx CPU per request", f"{cpu:.2f}×", cpu <= 1.5)
         row("Sever with auth ≥ 0.7× nginx req/s", f"{rps:.2f}×", rps >= 0.7)
+        if tp.get("floor"):
+            fl = med(tp["floor"], "cpu_us") / med(ng, "cpu_us")
+            row("(for reference) the tokio floor's CPU per request over nginx's", f"{fl:.2f}×",
+                "reference, no target")
     else:
         row("Sever with auth ≤ 1.5× nginx CPU per request", "–", None)
         row("Sever with auth ≥ 0.7× nginx req/s", "–", None)
@@ -186,3 +193,24 @@ def targets_section(args, results):
     return ["## Targets", "",
             "The issue's targets, computed from the tables below (one-core, logging off "
             "unless stated).", "", fmt_table(["target", "measured", "verdict"], rows), ""]
+
+
+def buffers_section(args, contestants, buffers):
+    """Sever with auth at each server.read_buffer_bytes: CPU per request and idle RSS."""
+    lines = ["## Read buffer size (`server.read_buffer_bytes`)", "",
+             "Sever with bearer-token auth, logging off, at each setting: throughput samples "
+             f"as above ({args.buffer_rounds} rounds, medians) and RSS with "
+             f"{args.idle_conns:,} idle keep-alive connections as in the memory table. The "
+             "canonical request's head is 245 bytes here, so 256 bytes reads it whole.", ""]
+    if not buffers:
+        return lines + [not_measured("buffers"), ""]
+    rows = []
+    for k, tp in buffers["tp"].items():
+        idle = buffers["idle"][k]
+        per = (idle["idle_kib"] - idle["before_kib"]) / args.idle_conns
+        rows.append([name_of(contestants, k), f"{med(tp, 'rps'):,.0f}",
+                     f"{med(tp, 'cpu_us'):.1f}", f"{idle['idle_kib'] / 1024:.1f}",
+                     f"{per:.2f}"])
+    lines.append(fmt_table(["contestant", "req/s", "CPU µs/req", "RSS with idle conns MiB",
+                            "KiB per connection"], rows))
+    return lines + [""]

@@ -4,12 +4,14 @@ the work directory, the contestants, both upstreams, the arguments and the deadl
 import time
 
 from .common import BOTH_CPUS, PROXY_CPU, log
+from .contestants import BUFFER_SIZES
 from .procs import repeat_until_quiet
 from .report_more import ONE_CORE, SCALE_KEYS, TLS_KEYS
 from .samples import Load, idle_sample, pin, rate_sample, startup_samples, throughput_sample
 from .syscalls import grouped, syscall_sample
 
-SECTIONS = ["throughput", "conns", "syscalls", "tls", "scaling", "rate", "idle", "startup"]
+SECTIONS = ["throughput", "conns", "syscalls", "tls", "scaling", "rate", "idle", "buffers",
+            "startup"]
 TP_KEYS = ONE_CORE + ["nginx-log", "haproxy-log", "sever-log"]
 LAT_KEYS = ["direct", "nginx", "haproxy", "passthrough", "sever", "nginx-log", "sever-log"]
 IDLE_KEYS = ["direct", "nginx", "haproxy", "passthrough", "sever"]
@@ -87,15 +89,29 @@ def rate(ctx):
     return lat
 
 
-def idle(ctx):
-    log(f"{ctx.args.idle_conns} idle connections")
+def idle_rss(ctx, keys):
+    """RSS before and with the idle connections, for each of `keys` in turn."""
     out = {}
-    for k in IDLE_KEYS:
+    for k in keys:
         out[k] = idle_sample(ctx.contestants.get(k), ctx.upstreams["plain"],
                              ctx.args.idle_conns, 30)
-        log(f"  {k:15} {out[k]['before_kib'] / 1024:.1f} → "
+        log(f"  {k:20} {out[k]['before_kib'] / 1024:.1f} → "
             f"{out[k]['idle_kib'] / 1024:.1f} MiB")
     return out
+
+
+def idle(ctx):
+    log(f"{ctx.args.idle_conns} idle connections")
+    return idle_rss(ctx, IDLE_KEYS)
+
+
+def buffers(ctx):
+    """Sever with auth at each `server.read_buffer_bytes`: throughput rounds (CPU per
+    request) and RSS with the idle connections."""
+    keys = [f"sever-auth-buf{n}" for n in BUFFER_SIZES]
+    tp = tp_rounds(ctx, keys, ctx.args.buffer_rounds, "read buffer sizes")
+    log(f"{ctx.args.idle_conns} idle connections at each read buffer size")
+    return {"tp": tp, "idle": idle_rss(ctx, keys)}
 
 
 def startup(ctx):
@@ -122,4 +138,6 @@ def planned_seconds(args, only):
         total += args.lat_rounds * len(LAT_KEYS) * (args.rate_secs + 2)
     if "idle" in only:
         total += len(IDLE_KEYS) * 10
+    if "buffers" in only:
+        total += len(BUFFER_SIZES) * (args.buffer_rounds * sample + 10)
     return int(total)
