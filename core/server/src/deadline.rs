@@ -18,12 +18,19 @@ pub(crate) struct Elapsed;
 
 /// Waits `pause`.
 pub(crate) async fn pause(pause: Duration) {
-    pingora::time::fast_timeout::fast_sleep(pause).await;
+    pingora::time::fast_timeout::fast_sleep(pause.max(SHORTEST)).await;
 }
+
+/// The shortest limit handed to pingora's timer: it rounds a deadline up to its next tick
+/// by `ms - 1`, which overflows for a deadline 0 ms after the timer's own start (a limit of
+/// zero right after start: a panic in debug builds, a wrapped value in release ones).
+const SHORTEST: Duration = Duration::from_millis(1);
 
 /// `future`, unless `limit` passes first.
 pub(crate) async fn within<F: Future>(limit: Duration, future: F) -> Result<F::Output, Elapsed> {
-    fast_timeout(limit, future).await.map_err(|_| Elapsed)
+    fast_timeout(limit.max(SHORTEST), future)
+        .await
+        .map_err(|_| Elapsed)
 }
 
 /// `future`, unless `deadline` passes first.
