@@ -11,6 +11,13 @@ TLS_KEYS = ["nginx-tls", "haproxy-tls", "passthrough-tls", "sever-auth-tls"]
 SCALE_KEYS = ["nginx-2", "haproxy-2", "passthrough-2", "sever-auth-2"]
 
 
+def versus_nginx(label, sever, nginx):
+    """The line comparing Sever with auth to nginx in one table's samples."""
+    return (f"- Sever with auth/nginx {label}: req/s "
+            f"{med(sever, 'rps') / med(nginx, 'rps'):.2f}×, CPU per request "
+            f"{med(sever, 'cpu_us') / med(nginx, 'cpu_us'):.2f}×.")
+
+
 def name_of(contestants, k):
     c = contestants.get(k)
     return c.name if c else "direct (upstream alone)"
@@ -102,11 +109,7 @@ def tls_section(args, contestants, tp, tls):
                             "handshakes from start",
                             "req/s / CPU vs plain upstream", "errors",
                             "other load / retried"], rows))
-    sv, ng = tls["sever-auth-tls"], tls["nginx-tls"]
-    lines += ["", f"- Sever with auth/nginx over HTTPS: req/s "
-              f"{med(sv, 'rps') / med(ng, 'rps'):.2f}×, CPU per request "
-              f"{med(sv, 'cpu_us') / med(ng, 'cpu_us'):.2f}×.", ""]
-    return lines
+    return lines + ["", versus_nginx("over HTTPS", tls["sever-auth-tls"], tls["nginx-tls"]), ""]
 
 
 def scaling_section(args, contestants, tp, scaling):
@@ -134,11 +137,7 @@ def scaling_section(args, contestants, tp, scaling):
     lines.append(fmt_table(["contestant", "req/s", "p99 ms", "CPU µs/req",
                             "upstream CPU µs/req", "vs one core", "errors",
                             "other load / retried"], rows))
-    sv, ng = scaling["sever-auth-2"], scaling["nginx-2"]
-    lines += ["", f"- Sever with auth/nginx on two cores: req/s "
-              f"{med(sv, 'rps') / med(ng, 'rps'):.2f}×, CPU per request "
-              f"{med(sv, 'cpu_us') / med(ng, 'cpu_us'):.2f}×.", ""]
-    return lines
+    return lines + ["", versus_nginx("on two cores", scaling["sever-auth-2"], scaling["nginx-2"]), ""]
 
 
 def targets_section(args, results):

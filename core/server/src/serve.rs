@@ -68,15 +68,14 @@ pub(crate) fn command(log_format: LogFormat, path: PathBuf) -> ExitCode {
     for w in &sever.warnings {
         tracing::warn!("{w}");
     }
-    let server = &sever.config.server;
-    let addresses: Vec<_> = std::iter::once(server.listen)
-        .chain(server.metrics_listen)
-        .collect();
-    if let Err(e) = check_free(&addresses) {
-        tracing::error!("{e}");
-        return ExitCode::FAILURE;
-    }
-    match run(sever, telemetry) {
+    let sockets = match Sockets::bind(&sever.config.server) {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(sever, sockets, telemetry) {
         0 => ExitCode::SUCCESS,
         status => ExitCode::from(u8::try_from(status).unwrap_or(1)),
     }
@@ -240,15 +239,23 @@ fn reload(live: &Live) {
     }
 }
 
-/// Fails fast when an address is already taken: pingora would otherwise retry binding in
-/// the background while the readiness probe reached the other process's listener.
-pub(crate) fn check_free(addresses: &[SocketAddr]) -> Result<(), String> {
-    for addr in addresses {
-        if let Err(e) = std::net::TcpListener::bind(addr) {
-            return Err(format!("cannot listen on {addr}: {e}"));
-        }
+/// The listening sockets, bound before the server starts: a taken address fails the
+/// start at once, before any service runs.
+pub(crate) struct Sockets {
+    api: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+}
+
+impl Sockets {
+    fn bind(server: &config::ServerConfig) -> Result<Self, String> {
+        let bind = |addr: SocketAddr| {
+            crate::http::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+        };
+        Ok(Sockets {
+            api: bind(server.listen)?,
+            metrics: server.metrics_listen.map(bind).transpose()?,
+        })
     }
-    Ok(())
 }
 
 /// The canonical API listener's TLS settings (`server.tls`), or `None` for plain HTTP.
@@ -279,10 +286,9 @@ fn api_tls(config: &Config) -> Result<Option<(TlsSettings, ServedTls)>, ConfigEr
 /// Runs until SIGTERM (graceful: the listeners close and in-flight requests get up to
 /// `shutdown_grace_ms` to finish) or SIGINT (at once). Queued spans are exported before
 /// it returns (or before the early exit after draining).
-pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
+pub(crate) fn run(sever: Sever, sockets: Sockets, telemetry: Option<Telemetry>) -> i32 {
     let server_config = &sever.config.server;
     let listen = server_config.listen;
-    let metrics_listen = server_config.metrics_listen;
     // The files were checked at load; one changed since then stops the start here.
     let tls = match api_tls(&sever.config) {
         Ok(tls) => tls,
@@ -327,21 +333,15 @@ pub(crate) fn run(sever: Sever, telemetry: Option<Telemetry>) -> i32 {
         Some((settings, served)) => (Some(settings.build()), Some(served)),
         None => (None, None),
     };
-    let bound = |addr: SocketAddr| {
-        crate::http::bind(addr).unwrap_or_else(|e| {
-            tracing::error!("cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        })
-    };
     server.add_service(Listening::new(
         "sever canonical API",
-        bound(listen),
+        sockets.api,
         HttpApp::api(Arc::clone(&live), ceiling, acceptor),
     ));
-    if let Some(addr) = metrics_listen {
+    if let Some(socket) = sockets.metrics {
         server.add_service(Listening::new(
             "sever metrics",
-            bound(addr),
+            socket,
             HttpApp::metrics(Arc::clone(&live)),
         ));
     }

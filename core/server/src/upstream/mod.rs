@@ -139,12 +139,9 @@ fn header(request: &VendorRequest, target: &Target) -> Result<RequestHeader, Tra
     header
         .insert_header("host", host_header(target))
         .map_err(invalid)?;
-    for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
-            continue;
-        }
+    for (name, value) in wire::adapter_headers(request) {
         header
-            .append_header(name.clone(), value.as_str())
+            .append_header(name.to_owned(), value)
             .map_err(invalid)?;
     }
     header

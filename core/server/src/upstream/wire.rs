@@ -34,6 +34,18 @@ pub(super) fn needs_session_writer(request: &VendorRequest) -> bool {
         })
 }
 
+/// The adapter's headers that go out as it set them: its own `Host` and `Content-Length`
+/// are replaced by Sever's, on both write paths.
+pub(super) fn adapter_headers(request: &VendorRequest) -> impl Iterator<Item = (&str, &str)> {
+    request
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length")
+        })
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+}
+
 /// `tchar` of RFC 9110 §5.6.2: what a method and a header name are made of.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
@@ -100,10 +112,7 @@ pub(super) fn request_bytes(
     head.push_str(" HTTP/1.1\r\nhost: ");
     head.push_str(host);
     head.push_str("\r\n");
-    for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
-            continue;
-        }
+    for (name, value) in adapter_headers(request) {
         if !is_token(name) {
             return Err(invalid("invalid header name"));
         }
